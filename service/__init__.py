@@ -1,0 +1,1 @@
+"""ChannelDesk's non-GUI core: flows, clients, store, configuration and simulators."""

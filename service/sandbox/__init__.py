@@ -1,0 +1,1 @@
+"""Built-in simulators of Omnitron and of a marketplace, served by uvicorn on loopback."""

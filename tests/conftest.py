@@ -1,0 +1,98 @@
+"""Fixtures shared by the whole suite: the simulators on ephemeral loopback ports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from service.sandbox.marketplace import MarketplaceSimConfig, MarketplaceSimulator
+from service.sandbox.omnitron import OmnitronSimConfig, OmnitronSimulator
+from service.sandbox.server import ServedApp
+
+
+@dataclass
+class RunningOmnitron:
+    """An Omnitron simulator being served, with a control client for ``/_sandbox/``."""
+
+    sim: OmnitronSimulator
+    server: ServedApp
+    control: httpx.Client
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    @property
+    def config(self) -> OmnitronSimConfig:
+        return self.sim.config
+
+
+@dataclass
+class RunningMarketplace:
+    """A marketplace simulator being served, with a control client for ``/_sandbox/``."""
+
+    sim: MarketplaceSimulator
+    server: ServedApp
+    control: httpx.Client
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    @property
+    def config(self) -> MarketplaceSimConfig:
+        return self.sim.config
+
+
+@pytest.fixture
+def start_omnitron() -> Iterator[Callable[..., RunningOmnitron]]:
+    """Factory: ``start_omnitron(**config_fields)`` serves a fresh simulator."""
+    running: list[RunningOmnitron] = []
+
+    def start(**overrides: Any) -> RunningOmnitron:
+        sim = OmnitronSimulator(OmnitronSimConfig(**overrides))
+        server = ServedApp(sim.app).start()
+        control = httpx.Client(base_url=server.base_url + "_sandbox/", timeout=10)
+        running.append(RunningOmnitron(sim, server, control))
+        return running[-1]
+
+    yield start
+    for item in reversed(running):
+        item.control.close()
+        item.server.stop()
+        item.sim.close()
+
+
+@pytest.fixture
+def omnitron(start_omnitron: Callable[..., RunningOmnitron]) -> RunningOmnitron:
+    """A fresh Omnitron simulator with default settings (user/password ``sandbox``)."""
+    return start_omnitron()
+
+
+@pytest.fixture
+def start_marketplace() -> Iterator[Callable[..., RunningMarketplace]]:
+    """Factory: ``start_marketplace(**config_fields)`` serves a fresh simulator."""
+    running: list[RunningMarketplace] = []
+
+    def start(**overrides: Any) -> RunningMarketplace:
+        sim = MarketplaceSimulator(MarketplaceSimConfig(**overrides))
+        server = ServedApp(sim.app).start()
+        control = httpx.Client(base_url=server.base_url + "_sandbox/", timeout=10)
+        running.append(RunningMarketplace(sim, server, control))
+        return running[-1]
+
+    yield start
+    for item in reversed(running):
+        item.control.close()
+        item.server.stop()
+        item.sim.close()
+
+
+@pytest.fixture
+def marketplace(start_marketplace: Callable[..., RunningMarketplace]) -> RunningMarketplace:
+    """A fresh marketplace simulator with default settings."""
+    return start_marketplace()
