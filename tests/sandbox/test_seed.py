@@ -1,7 +1,5 @@
 """The shared sandbox seed: real locations, a valid and deterministic catalogue."""
 
-# Turkish place names contain the dotless i, which RUF001 takes for a confusable letter.
-
 from __future__ import annotations
 
 from decimal import Decimal
