@@ -1,0 +1,122 @@
+"""Routes for batch requests and integration actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from service.sandbox.omnitron.api_common import check_channel, get_or_404, list_answer
+from service.sandbox.omnitron.batches import (
+    BatchCreate,
+    BatchPatch,
+    create_batch,
+    patch_batch,
+    serialize_batch,
+)
+from service.sandbox.omnitron.query import Field, Fields, column
+from service.sandbox.omnitron.schema import CONTENT_TYPE_IDS, CONTENT_TYPE_NAMES, content_type_model
+from service.sandbox.omnitron.state import SimState
+from service.sandbox.omnitron.store import Row
+
+_pk = column("pk", "int")
+_channel = column("channel", "int")
+BATCH_FIELDS: Fields = {
+    "pk": _pk,
+    "id": _pk,
+    "channel": _channel,
+    "channel_id": _channel,
+    "status": column("status"),
+    "content_type": Field(
+        lambda row: [row["content_type"], str(CONTENT_TYPE_IDS.get(row["content_type"] or ""))],
+        many=True,
+    ),
+    "content_type__model": column("content_type"),
+    "local_batch_id": column("local_batch_id"),
+    "remote_batch_id": column("remote_batch_id"),
+    "created_date": column("created_date", "date"),
+    "modified_date": column("modified_date", "date"),
+}
+_ct_name = Field(content_type_model)
+ACTION_FIELDS: Fields = {
+    "pk": _pk,
+    "id": _pk,
+    "channel": _channel,
+    "channel_id": _channel,
+    "content_type": Field(
+        lambda row: [str(row["content_type"]), content_type_model(row)], many=True
+    ),
+    "content_type_name": _ct_name,
+    "content_type_model": _ct_name,
+    "content_type__model": _ct_name,
+    "object_id": column("object_id", "int"),
+    "remote_id": column("remote_id"),
+    "local_batch_id": column("local_batch_id"),
+    "status": column("status"),
+    "version_date": column("version_date", "date"),
+    "created_date": column("created_date", "date"),
+    "modified_date": column("modified_date", "date"),
+}
+
+
+def serialize_action(row: Row) -> dict[str, Any]:
+    """An integration action; ``content_type`` is an object with ``id`` and ``model``."""
+    out = {"pk": row["pk"], "id": row["pk"]}
+    out.update({k: v for k, v in row.items() if not k.startswith("_")})
+    out["content_type"] = {
+        "id": row["content_type"],
+        "model": CONTENT_TYPE_NAMES.get(row["content_type"]),
+    }
+    return out
+
+
+def build_batch_router(state: SimState) -> APIRouter:
+    """``batch_requests/`` and ``integration_actions/`` under ``channel/{id}/``."""
+    router = APIRouter(prefix="/channel/{channel_id}", tags=["batch requests"])
+    t = state.tables
+
+    @router.post("/batch_requests/", status_code=201)
+    def post_batch(channel_id: int, body: BatchCreate) -> JSONResponse:
+        """Start a batch in ``initialized`` with a server-made ``local_batch_id``."""
+        with state.transaction():
+            check_channel(state, channel_id)
+            row = create_batch(state, body)
+            return JSONResponse(serialize_batch(row), status_code=201)
+
+    @router.get("/batch_requests/")
+    def list_batches(channel_id: int, request: Request) -> dict[str, Any]:
+        """Batches, filtered by ``status`` (repeatable), ``content_type``, ``channel``."""
+        with state.transaction():
+            check_channel(state, channel_id)
+            return list_answer(request, t.batch_requests, BATCH_FIELDS, serialize_batch)
+
+    @router.get("/batch_requests/{pk}/")
+    def get_batch(channel_id: int, pk: int) -> dict[str, Any]:
+        """One batch."""
+        with state.transaction():
+            check_channel(state, channel_id)
+            return serialize_batch(get_or_404(t.batch_requests, pk))
+
+    @router.patch("/batch_requests/{pk}/")
+    def update_batch(channel_id: int, pk: int, body: BatchPatch) -> dict[str, Any]:
+        """Move the batch through its states (406 on an illegal move or a held lock)."""
+        with state.transaction():
+            check_channel(state, channel_id)
+            return serialize_batch(patch_batch(state, pk, body))
+
+    @router.get("/integration_actions/")
+    def list_actions(channel_id: int, request: Request) -> dict[str, Any]:
+        """Integration actions: links from Omnitron objects to the channel's remote ids."""
+        with state.transaction():
+            check_channel(state, channel_id)
+            return list_answer(request, t.integration_actions, ACTION_FIELDS, serialize_action)
+
+    @router.get("/integration_actions/{pk}/")
+    def get_action(channel_id: int, pk: int) -> dict[str, Any]:
+        """One integration action."""
+        with state.transaction():
+            check_channel(state, channel_id)
+            return serialize_action(get_or_404(t.integration_actions, pk))
+
+    return router
