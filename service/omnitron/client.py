@@ -1,0 +1,561 @@
+"""Typed access to the Omnitron endpoints the order flows use (OMNITRON_API.md §2).
+
+:class:`OmnitronClient` is one object per profile: thread-safe, one connection pool,
+retries and re-login built in. Methods return pydantic models; lookups that may
+find nothing return ``None``; failures raise :mod:`service.omnitron.errors`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from service.omnitron.errors import (
+    AddressDuplicate,
+    OmnitronMultipleFound,
+    OmnitronNotFound,
+)
+from service.omnitron.models import (
+    INTEGRATION_TYPE,
+    Address,
+    AddressCreate,
+    BatchObject,
+    BatchRequest,
+    BatchStatus,
+    CancellationReason,
+    CancellationRequest,
+    CancellationRequestCreate,
+    CancellationRequestUpdate,
+    CancelOrderRequest,
+    CargoCompany,
+    Catalog,
+    Channel,
+    City,
+    ContentType,
+    Country,
+    Customer,
+    CustomerCreate,
+    District,
+    ErrorReport,
+    ErrorReportCreate,
+    IntegrationAction,
+    IntegrationStatus,
+    LocationErrorReportCreate,
+    LocationKind,
+    Order,
+    OrderCreate,
+    OrderItem,
+    OrderItemUpdate,
+    RetailStore,
+    Township,
+)
+from service.omnitron.session import M, OmnitronSession
+
+log = logging.getLogger(__name__)
+
+SKU_CHUNK = 50  # remote ids per integration-action lookup, as the reference chunks them
+PK_CHUNK = 100  # ids per ``pk__in`` request
+CANCELLED_STATUSES = frozenset({"50", "100"})  # cancellation waiting, cancelled
+
+
+def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _unique(values: Iterable[Any]) -> list[Any]:
+    return list(dict.fromkeys(values))
+
+
+class OmnitronClient(OmnitronSession):
+    """The Omnitron API as the order flows need it.
+
+    Use as a context manager, or call :meth:`close`. Safe to share between threads.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._content_types: dict[str, ContentType] = {}
+        self._cache_lock = threading.Lock()
+
+    # -- channel, catalog, content types -------------------------------------------------
+
+    def get_channel(self) -> Channel:
+        """This profile's channel with its ``conf``."""
+        return self.call_model(Channel, "GET", f"channels/{self.settings.channel_id}/")
+
+    def get_catalog(self) -> Catalog:
+        """This profile's catalog (its price and stock lists default new order items)."""
+        return self.call_model(Catalog, "GET", f"catalogs/{self.settings.catalog_id}/")
+
+    def content_type(self, model: str) -> ContentType:
+        """The content type of ``model`` (e.g. ``"order"``); cached per client."""
+        key = model.lower()
+        with self._cache_lock:
+            cached = self._content_types.get(key)
+        if cached is not None:
+            return cached
+        found = self._exactly_one(ContentType, "content_types/", {"model": key})
+        if found is None:
+            raise OmnitronNotFound(f"Omnitron has no content type {model!r}.")
+        with self._cache_lock:
+            self._content_types[key] = found
+        return found
+
+    # -- batch requests ----------------------------------------------------------------
+
+    def create_batch_request(self) -> BatchRequest:
+        """Start a batch request for this channel (status ``initialized``)."""
+        return self.call_model(
+            BatchRequest,
+            "POST",
+            self.channel_path("batch_requests/"),
+            json={"channel": self.settings.channel_id},
+        )
+
+    def get_batch_request(self, pk: int) -> BatchRequest:
+        """One batch request by pk."""
+        return self.call_model(BatchRequest, "GET", self.channel_path(f"batch_requests/{pk}/"))
+
+    def update_batch_request(
+        self,
+        pk: int,
+        status: BatchStatus | str,
+        *,
+        objects: Sequence[BatchObject] | None = None,
+        content_type: str | None = None,
+        remote_batch_id: str | None = None,
+    ) -> BatchRequest:
+        """Move a batch request to ``status`` (PATCH with the §3 body for that status).
+
+        Raises :class:`~service.omnitron.errors.BatchTransitionRefused` on a 406 (an
+        illegal transition or the commit lock). If the answer is lost, the batch is
+        read back: a batch already in ``status`` counts as done; a final status is
+        never PATCHed twice.
+        """
+        status = BatchStatus(status)
+        body: dict[str, Any] = {"channel": self.settings.channel_id, "status": status.value}
+        if objects is not None:
+            body["objects"] = [obj.to_json() for obj in objects]
+        if content_type is not None:
+            body["content_type"] = content_type
+        if remote_batch_id is not None:
+            body["remote_batch_id"] = remote_batch_id
+        path = self.channel_path(f"batch_requests/{pk}/")
+
+        def landed() -> BatchRequest | None:
+            current = self.get_batch_request(pk)
+            if current.status != status:
+                return None
+            if status is BatchStatus.COMMIT and objects:
+                # Commit may repeat: only the objects show whether *this* one landed.
+                held = {(o.pk, o.content_type) for o in current.objects}
+                if not {(o.pk, o.content_type) for o in objects} <= held:
+                    return None
+            if remote_batch_id is not None and current.remote_batch_id != remote_batch_id:
+                return None
+            return current
+
+        return self.write_checked(
+            lambda: self.call_model(BatchRequest, "PATCH", path, json=body),
+            landed,
+            f"batch request {pk} → {status.value}",
+        )
+
+    def list_batch_requests(
+        self,
+        status: Iterable[BatchStatus | str] | None = None,
+        content_type: str | None = None,
+    ) -> Iterator[BatchRequest]:
+        """This channel's batch requests, optionally by status(es) and content type."""
+        params = {
+            "status": None if status is None else [BatchStatus(s).value for s in status],
+            "content_type": content_type,
+            "channel": self.settings.channel_id,
+        }
+        return self.iter_models(BatchRequest, self.channel_path("batch_requests/"), params)
+
+    # -- integration actions -----------------------------------------------------------
+
+    def find_integration_actions(
+        self,
+        content_type_name: str | None = None,
+        *,
+        remote_id: str | None = None,
+        remote_ids: Iterable[str] | None = None,
+        object_id: int | None = None,
+        object_ids: Iterable[int] | None = None,
+        local_batch_id: str | None = None,
+        status: IntegrationStatus | str | None = None,
+    ) -> Iterator[IntegrationAction]:
+        """Integration actions of this channel matching the given filters (all pages)."""
+        params: dict[str, Any] = {
+            "channel": self.settings.channel_id,
+            "content_type_name": content_type_name,
+            "remote_id__exact": remote_id,
+            "remote_id__in": None if remote_ids is None else _unique(remote_ids),
+            "object_id": object_id,
+            "object_id__in": None if object_ids is None else _unique(object_ids),
+            "local_batch_id": local_batch_id,
+            "status": status,
+            "sort": "id",
+        }
+        return self.iter_models(
+            IntegrationAction, self.channel_path("integration_actions/"), params
+        )
+
+    def product_ids_for_skus(self, skus: Iterable[str]) -> dict[str, int]:
+        """Map channel SKUs to Omnitron product pks (filter set (a), chunks of 50).
+
+        SKUs without a product integration action are absent from the result.
+        """
+        wanted = _unique(str(s) for s in skus)
+        found: dict[str, int] = {}
+        for chunk in _chunks(wanted, SKU_CHUNK):
+            for action in self.find_integration_actions("product", remote_ids=chunk):
+                if action.remote_id is not None:
+                    found.setdefault(action.remote_id, action.object_id)
+        return found
+
+    def object_ids_for_remote_id(self, content_type_name: str, remote_id: str) -> list[int]:
+        """Omnitron pks linked to a channel id (sets (b), (c)); a line may map to several."""
+        actions = self.find_integration_actions(content_type_name, remote_id=str(remote_id))
+        return [action.object_id for action in actions]
+
+    def remote_ids_for_objects(
+        self, content_type_name: str, object_ids: Iterable[int]
+    ) -> dict[int, str]:
+        """Channel ids of Omnitron objects (sets (d), (f)); unknown objects are absent."""
+        wanted = _unique(object_ids)
+        found: dict[int, str] = {}
+        for chunk in _chunks(wanted, PK_CHUNK):
+            for action in self.find_integration_actions(content_type_name, object_ids=chunk):
+                if action.remote_id is not None:
+                    found.setdefault(action.object_id, action.remote_id)
+        return found
+
+    def objects_of_batch(self, local_batch_id: str) -> Iterator[IntegrationAction]:
+        """The integration actions a batch in flight holds (set (e))."""
+        params = {
+            "local_batch_id": local_batch_id,
+            "channel_id": self.settings.channel_id,
+            "status": IntegrationStatus.PROCESSING,
+            "sort": "id",
+        }
+        return self.iter_models(
+            IntegrationAction, self.channel_path("integration_actions/"), params
+        )
+
+    # -- customers and addresses -------------------------------------------------------
+
+    def find_customer(self, identifier_field: str, value: str) -> Customer | None:
+        """The channel's customer whose ``email`` or ``phone_number`` is ``value``."""
+        if identifier_field not in ("email", "phone_number"):
+            raise ValueError(
+                f"customers are identified by email or phone_number, not {identifier_field!r}"
+            )
+        if not value:
+            return None
+        params = {identifier_field: value, "channel": self.settings.channel_id}
+        return self._exactly_one(Customer, self.channel_path("customers/"), params)
+
+    def create_customer(
+        self, customer: CustomerCreate, *, identifier_field: str = "email"
+    ) -> Customer:
+        """Create a customer; if the answer is lost, find it by its identifier first."""
+        body = customer.to_json() | {"channel": self.settings.channel_id}
+        value = str(body.get(identifier_field) or "")
+        return self.write_checked(
+            lambda: self.call_model(Customer, "POST", self.channel_path("customers/"), json=body),
+            lambda: self.find_customer(identifier_field, value) if value else None,
+            f"customer {identifier_field}",
+        )
+
+    def patch_customer(self, pk: int, fields: Mapping[str, Any]) -> Customer:
+        """Update some fields of a customer (repeating the same PATCH is harmless)."""
+        body = dict(fields) | {"channel": self.settings.channel_id}
+        return self.call_model(
+            Customer, "PATCH", self.channel_path(f"customers/{pk}/"), json=body, retry_always=True
+        )
+
+    def create_address(self, address: AddressCreate) -> Address:
+        """Create an address, or return the existing one Omnitron says it duplicates.
+
+        Safe to repeat: a second POST of the same address is answered as a duplicate
+        and resolved to the first.
+        """
+        try:
+            return self.call_model(
+                Address,
+                "POST",
+                self.channel_path("addresses/"),
+                json=address.to_json(),
+                retry_always=True,
+            )
+        except AddressDuplicate as exc:
+            existing = self.find_address_by_hash(exc.hash_data)
+            if existing is None:
+                raise
+            return existing
+
+    def find_address_by_hash(self, hash_data: str) -> Address | None:
+        """The address with this content hash."""
+        params = {"hash_data": hash_data}
+        return self._exactly_one(Address, self.channel_path("addresses/"), params)
+
+    # -- locations ---------------------------------------------------------------------
+
+    def find_country(self, value: str) -> Country | None:
+        """A country by code, else by name, else by the channel's mapping code."""
+        path = self.channel_path("countries/")
+        return self._first_match(
+            Country,
+            path,
+            {"code__exact": value, "is_active": True},
+            {"name__exact": value, "is_active": True},
+            self._mapping(value),
+        )
+
+    def find_city(self, country: int, name: str) -> City | None:
+        """A city of ``country`` by name (case-insensitive), else by mapping code."""
+        return self._first_match(
+            City,
+            self.channel_path("cities/"),
+            {"name__iexact": name, "country": country, "is_active": True},
+            self._mapping(name),
+        )
+
+    def find_township(self, country: int, city: int, name: str) -> Township | None:
+        """A township of ``city`` by name (case-insensitive), else by mapping code."""
+        return self._first_match(
+            Township,
+            self.channel_path("townships/"),
+            {"name__iexact": name, "country": country, "city": city, "is_active": True},
+            self._mapping(name, city=city, is_active=True),
+        )
+
+    def find_district(self, country: int, city: int, township: int, name: str) -> District | None:
+        """A district of ``township`` by exact name, else by mapping code."""
+        return self._first_match(
+            District,
+            self.channel_path("districts/"),
+            {
+                "name__exact": name,
+                "country": country,
+                "city": city,
+                "township": township,
+                "is_active": True,
+            },
+            self._mapping(name, city=city, township=township, is_active=True),
+        )
+
+    def report_missing_location(
+        self,
+        kind: LocationKind | str,
+        *,
+        name: str,
+        country_id: int | None = None,
+        city_id: int | None = None,
+        township_id: int | None = None,
+    ) -> LocationErrorReportCreate:
+        """Tell Omnitron a location the channel sent is unknown, so a mapping can be made.
+
+        Needs ``country_id`` for a city, ``city_id`` for a township, ``city_id`` and
+        ``township_id`` for a district. Returns the report that was sent.
+        """
+        kind = LocationKind(kind)
+        report = LocationErrorReportCreate.for_kind(
+            kind,
+            channel_id=self.settings.channel_id,
+            name=name,
+            country_id=country_id,
+            city_id=city_id,
+            township_id=township_id,
+        )
+        self.call("POST", self.channel_path(f"error_reports/{kind.value}/"), json=report.to_json())
+        return report
+
+    def find_retail_store(self, erp_code: str) -> RetailStore | None:
+        """A retail store by its ERP code."""
+        params = {"erp_code": erp_code}
+        return self._exactly_one(RetailStore, self.channel_path("retail_stores/"), params)
+
+    def list_cargo_companies(self) -> list[CargoCompany]:
+        """Every cargo company (all pages)."""
+        return list(self.iter_models(CargoCompany, self.channel_path("cargos/")))
+
+    # -- orders ------------------------------------------------------------------------
+
+    def find_order_by_number(self, number: str) -> Order | None:
+        """This channel's order with ``number``, if it exists."""
+        params = {"number": number, "channel_id": self.settings.channel_id}
+        return self._exactly_one(Order, self.channel_path("orders/"), params)
+
+    def get_order(self, pk: int) -> Order:
+        """One order by pk."""
+        return self.call_model(Order, "GET", self.channel_path(f"orders/{pk}/"))
+
+    def get_orders(self, pks: Iterable[int]) -> list[Order]:
+        """Orders by pk (``pk__in``, in chunks); missing pks are simply absent."""
+        wanted = _unique(pks)
+        orders: list[Order] = []
+        for chunk in _chunks(wanted, PK_CHUNK):
+            params = {"pk__in": chunk}
+            orders.extend(self.iter_models(Order, self.channel_path("orders/"), params))
+        return orders
+
+    def create_order(self, order: OrderCreate) -> Order:
+        """Create an order with its items — never twice.
+
+        The POST is not repeated blindly: when its outcome is unknown (5xx, timeout,
+        dropped connection) the order is looked up by number; the order that landed
+        is returned, and only an order that did not land is sent again. (Checking
+        that the number is new *before* creating is the flow's job.)
+        """
+        number = order.order.number
+        return self.write_checked(
+            lambda: self.call_model(
+                Order, "POST", self.channel_path("create_orders/"), json=order.to_json()
+            ),
+            lambda: self.find_order_by_number(number),
+            f"order {number}",
+        )
+
+    def list_updated_orders(self, limit: int = 100) -> list[Order]:
+        """Orders changed since they were last synced and not held by a batch (≤ limit)."""
+        return self.first_page(Order, self.channel_path("orders/updates/"), limit=limit)
+
+    def cancel_order(self, pk: int, request: CancelOrderRequest) -> None:
+        """Cancel items of an order with reasons.
+
+        If the answer is lost, the items are read back: when every item to cancel
+        is already cancelled (or waiting for it), the cancel landed.
+        """
+        body = request.to_json()
+        wanted = set(request.cancel_items)
+
+        def landed() -> bool | None:
+            items = {item.pk: item for item in self.list_order_items(pk)}
+            done = all(i in items and items[i].status in CANCELLED_STATUSES for i in wanted)
+            return True if done else None
+
+        self.write_checked(
+            lambda: self.call("POST", self.channel_path(f"orders/{pk}/cancel/"), json=body),
+            landed,
+            f"cancel of order {pk}",
+        )
+
+    # -- order items -------------------------------------------------------------------
+
+    def list_order_items(self, order_pk: int) -> list[OrderItem]:
+        """The items of an order, by id."""
+        params = {"order": order_pk, "sort": "id"}
+        return list(self.iter_models(OrderItem, self.channel_path("order_items/"), params))
+
+    def get_order_item(self, pk: int) -> OrderItem:
+        """One order item by pk."""
+        return self.call_model(OrderItem, "GET", self.channel_path(f"order_items/{pk}/"))
+
+    def patch_order_item(self, pk: int, fields: OrderItemUpdate | Mapping[str, Any]) -> OrderItem:
+        """Update an item's status, invoice or tracking fields (empty ones are not sent)."""
+        update = fields if isinstance(fields, OrderItemUpdate) else OrderItemUpdate(**fields)
+        body = update.to_json()
+        if not body:
+            raise ValueError(f"nothing to update on order item {pk}")
+        return self.call_model(
+            OrderItem,
+            "PATCH",
+            self.channel_path(f"order_items/{pk}/"),
+            json=body,
+            retry_always=True,  # setting the same values twice is harmless
+        )
+
+    # -- cancellations -----------------------------------------------------------------
+
+    def create_cancellation_request(
+        self, request: CancellationRequestCreate
+    ) -> CancellationRequest:
+        """Create a cancellation (or refund) request for an order item."""
+        return self.call_model(
+            CancellationRequest,
+            "POST",
+            self.channel_path("cancellation_requests/"),
+            json=request.to_json(),
+        )
+
+    def list_cancellation_request_updates(self, limit: int = 50) -> Iterator[CancellationRequest]:
+        """Cancellation requests changed since last synced (all pages of ``limit``)."""
+        return self.iter_models(
+            CancellationRequest,
+            self.channel_path("cancellation_requests/updates/"),
+            page_size=limit,
+        )
+
+    def patch_cancellation_request(
+        self, pk: int, fields: CancellationRequestUpdate | Mapping[str, Any]
+    ) -> CancellationRequest:
+        """Update a cancellation request (repeating the same PATCH is harmless)."""
+        update = (
+            fields
+            if isinstance(fields, CancellationRequestUpdate)
+            else CancellationRequestUpdate(**fields)
+        )
+        return self.call_model(
+            CancellationRequest,
+            "PATCH",
+            self.channel_path(f"cancellation_requests/{pk}/"),
+            json=update.to_json(),
+            retry_always=True,
+        )
+
+    def list_cancellation_reasons(self) -> list[CancellationReason]:
+        """Every cancellation reason Omnitron knows (all pages)."""
+        return list(
+            self.iter_models(CancellationReason, self.channel_path("cancellation_reasons/"))
+        )
+
+    # -- error reports -----------------------------------------------------------------
+
+    def create_error_report(self, report: ErrorReportCreate) -> ErrorReport | None:
+        """Write an error report; the target defaults to this channel.
+
+        Returns the stored report when Omnitron answers with it.
+        """
+        body = report.to_json()
+        if report.target_content_type is None:
+            body["target_content_type"] = self.content_type("channel").id
+        if report.target_object_id is None:
+            body["target_object_id"] = self.settings.channel_id
+        data = self.call("POST", self.channel_path("error_reports/"), json=body)
+        if isinstance(data, dict) and ("pk" in data or "id" in data):
+            return self.parse(ErrorReport, data, "POST error_reports/")
+        return None
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _mapping(self, value: str, **extra: Any) -> dict[str, Any]:
+        """Filters finding an object by the channel's mapping code ``{channel}_{value}``."""
+        return {
+            "mapping__code__exact": f"{self.settings.channel_id}_{value}",
+            "mapping__integration_type": INTEGRATION_TYPE,
+            **extra,
+        }
+
+    def _exactly_one(self, model: type[M], path: str, params: Mapping[str, Any]) -> M | None:
+        """The single match of a lookup; ``None`` if none, an error if several."""
+        found = self.first_page(model, path, params, limit=2)
+        if len(found) > 1:
+            raise OmnitronMultipleFound(
+                f"GET {path}: expected one {model.__name__}, found several for {sorted(params)}."
+            )
+        return found[0] if found else None
+
+    def _first_match(self, model: type[M], path: str, *filter_sets: Mapping[str, Any]) -> M | None:
+        """Try filter sets in order; the first that finds exactly one object wins."""
+        for params in filter_sets:
+            found = self.first_page(model, path, params, limit=2)
+            if len(found) == 1:
+                return found[0]
+        return None
