@@ -1,0 +1,1 @@
+"""Compatibility tests: third-party clients against the simulators."""
