@@ -43,7 +43,7 @@ class OmnitronAuthError(OmnitronError):
     """Login was refused, or a fresh token was refused again (wrong user or password)."""
 
 
-class OmnitronUnavailable(OmnitronError):  # noqa: N818 - reads as the condition
+class OmnitronUnavailable(OmnitronError):
     """Omnitron did not answer usefully in time: retries or the deadline ran out.
 
     ``maybe_processed`` is true when the last try may have reached Omnitron and
@@ -56,11 +56,11 @@ class OmnitronUnavailable(OmnitronError):  # noqa: N818 - reads as the condition
         self.maybe_processed = maybe_processed
 
 
-class OmnitronNotFound(OmnitronError):  # noqa: N818 - reads as the condition
+class OmnitronNotFound(OmnitronError):
     """The object does not exist (404), or a lookup expecting one match found none."""
 
 
-class OmnitronBadRequest(OmnitronError):  # noqa: N818 - reads as the condition
+class OmnitronBadRequest(OmnitronError):
     """Omnitron rejected the request's content (400): the body says which field."""
 
 
@@ -72,7 +72,7 @@ class AddressDuplicate(OmnitronBadRequest):
         self.hash_data = hash_data
 
 
-class OmnitronConflict(OmnitronError):  # noqa: N818 - reads as the condition
+class OmnitronConflict(OmnitronError):
     """The request conflicts with the object's state (HTTP 406/409)."""
 
 
@@ -94,11 +94,11 @@ class BatchTransitionRefused(OmnitronConflict):
         return self.code == BATCH_LOCK_CODE
 
 
-class OmnitronMultipleFound(OmnitronError):  # noqa: N818 - reads as the condition
+class OmnitronMultipleFound(OmnitronError):
     """A lookup that must find exactly one object found several."""
 
 
-class OmnitronResponseInvalid(OmnitronError):  # noqa: N818 - reads as the condition
+class OmnitronResponseInvalid(OmnitronError):
     """Omnitron answered 2xx with a body that does not parse as expected."""
 
 
