@@ -45,7 +45,24 @@ def _status_text(value: Any) -> Any:
     return None if value is None else str(value)
 
 
-class Order(OmnitronModel):
+class _LinkedToChannel(OmnitronModel):
+    """An object the channel knows: its channel id is kept in ``extra_field.id``."""
+
+    extra_field: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("extra_field", mode="before")
+    @classmethod
+    def _extra(cls, value: Any) -> Any:
+        return value or {}
+
+    @property
+    def remote_id(self) -> str | None:
+        """The channel's id (order id or line id), from ``extra_field.id``."""
+        value = self.extra_field.get("id")
+        return None if value is None else str(value)
+
+
+class Order(_LinkedToChannel):
     """An order (``{c}/orders/``, ``orders/updates/``, ``create_orders/``)."""
 
     pk: Pk
@@ -67,7 +84,6 @@ class Order(OmnitronModel):
     delivery_type: str | None = None
     invoice_number: str | None = None
     invoice_date: str | None = None
-    extra_field: dict[str, Any] = Field(default_factory=dict)
     date_placed: str | None = None
     created_date: str | None = None
     # Kept verbatim: batch objects echo it back as ``version_date``.
@@ -75,19 +91,8 @@ class Order(OmnitronModel):
 
     _status = field_validator("status", mode="before")(_status_text)
 
-    @field_validator("extra_field", mode="before")
-    @classmethod
-    def _extra(cls, value: Any) -> Any:
-        return value or {}
 
-    @property
-    def remote_id(self) -> str | None:
-        """The channel's id of the order, kept in ``extra_field.id``."""
-        value = self.extra_field.get("id")
-        return None if value is None else str(value)
-
-
-class OrderItem(OmnitronModel):
+class OrderItem(_LinkedToChannel):
     """An order item: one unit of a line (a line of quantity 3 is three items)."""
 
     pk: Pk
@@ -103,23 +108,11 @@ class OrderItem(OmnitronModel):
     invoice_date: str | None = None
     tracking_number: str | None = None
     carrier_shipping_code: str | None = None
-    extra_field: dict[str, Any] = Field(default_factory=dict)
     estimated_delivery_date: str | None = None
     delivered_date: str | None = None
     modified_date: str | None = None
 
     _status = field_validator("status", mode="before")(_status_text)
-
-    @field_validator("extra_field", mode="before")
-    @classmethod
-    def _extra(cls, value: Any) -> Any:
-        return value or {}
-
-    @property
-    def remote_id(self) -> str | None:
-        """The channel's line id, kept in ``extra_field.id``."""
-        value = self.extra_field.get("id")
-        return None if value is None else str(value)
 
 
 class OrderCreateOrder(OmnitronBody):
