@@ -1,0 +1,337 @@
+"""Profiles: which Omnitron and which channel a console talks to, and how.
+
+The built-in ``sandbox`` profile needs no file. Real profiles live in
+``profiles.toml`` in the user config directory (format: docs/configuration.md).
+Passwords and API keys never live in that file: :class:`Secrets` reads them from an
+environment variable or the OS keyring.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import tomllib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import keyring
+import keyring.errors
+import platformdirs
+import tomli_w
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from service.omnitron.settings import OmnitronSettings
+
+APP_NAME = "ChannelDesk"
+SANDBOX = "sandbox"
+KEYRING_SERVICE = "ChannelDesk"
+SECRET_KINDS: tuple[str, ...] = ("omnitron", "channel")
+_PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Key names that hold credentials; refused anywhere in the TOML file.
+_SECRET_KEY_SUFFIXES: tuple[str, ...] = (
+    "password",
+    "passwd",
+    "api_key",
+    "apikey",
+    "token",
+    "secret",
+)
+_TOP_LEVEL_KEYS = frozenset({"profiles"})
+
+
+class ProfileError(Exception):
+    """A profile cannot be loaded, saved or used; the message says where and why."""
+
+
+class OmnitronProfile(BaseModel):
+    """Where the profile's Omnitron is and who the console is there (no password)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str = Field(description="Omnitron's root URL; a trailing / is added")
+    username: str = Field(min_length=1)
+    channel_id: int = Field(gt=0)
+    catalog_id: int = Field(gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value.startswith(("http://", "https://")) or len(value.split("://", 1)[1]) == 0:
+            raise ValueError("must be an http:// or https:// URL")
+        return value if value.endswith("/") else value + "/"
+
+    def settings(self, password: SecretStr, **overrides: Any) -> OmnitronSettings:
+        """The Omnitron client settings of this profile with ``password``."""
+        return OmnitronSettings(
+            base_url=self.url,
+            username=self.username,
+            password=password,
+            channel_id=self.channel_id,
+            catalog_id=self.catalog_id,
+            **overrides,
+        )
+
+
+class ChannelProfile(BaseModel):
+    """The channel adapter to use and its non-secret settings (e.g. ``base_url``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    adapter: str = Field("marketplace", min_length=1)
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class Profile(BaseModel):
+    """One named set-up: an Omnitron, a channel, and how to run the flows."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    sandbox: bool = False
+    omnitron: OmnitronProfile | None = None
+    channel: ChannelProfile = Field(default_factory=ChannelProfile)
+    workers: int = Field(4, ge=1, le=16)
+    is_success_log: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _file_safe_name(cls, value: str) -> str:
+        # The name also names the profile's store file and its environment variables.
+        if not _PROFILE_NAME.match(value):
+            raise ValueError(
+                "must start with a letter or digit and contain only letters, digits, _ . -"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _omnitron_unless_sandbox(self) -> Profile:
+        if self.omnitron is None and not self.sandbox:
+            raise ValueError("omnitron: required unless sandbox = true")
+        return self
+
+
+def builtin_sandbox() -> Profile:
+    """The profile that runs against the built-in simulators."""
+    return Profile(name=SANDBOX, sandbox=True)
+
+
+def config_path() -> Path:
+    """``profiles.toml`` in the user config directory."""
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "profiles.toml"
+
+
+def load_profiles(path: Path | None = None) -> dict[str, Profile]:
+    """Every profile: the built-in ``sandbox`` and those in the file (if it exists)."""
+    path = path or config_path()
+    profiles = {SANDBOX: builtin_sandbox()}
+    for name, table in _read_profiles_table(path).items():
+        profiles[name] = _parse_profile(path, name, table)
+    return profiles
+
+
+def load_profile(name: str = SANDBOX, *, path: Path | None = None) -> Profile:
+    """The profile called ``name``; :class:`ProfileError` when unknown or invalid."""
+    path = path or config_path()
+    if name == SANDBOX:
+        return builtin_sandbox()
+    tables = _read_profiles_table(path)
+    if name not in tables:
+        known = ", ".join(sorted({SANDBOX, *tables}))
+        where = path if path.exists() else f"{path} (no such file)"
+        raise ProfileError(f"{where}: no profile {name!r}; known profiles: {known}")
+    return _parse_profile(path, name, tables[name])
+
+
+def save_profile(profile: Profile, *, path: Path | None = None) -> None:
+    """Write ``profile`` into the file, keeping the other profiles there.
+
+    The file is rewritten whole (comments are not kept) and replaced atomically.
+    """
+    path = path or config_path()
+    if profile.name == SANDBOX:
+        raise ProfileError(f"{path}: the name {SANDBOX!r} is the built-in profile; pick another")
+    table = profile.model_dump(mode="json", exclude={"name"}, exclude_none=True)
+    _refuse_secrets(path, profile.name, table)
+    document = _read_document(path)
+    document.setdefault("profiles", {})[profile.name] = table
+    _write_atomically(path, tomli_w.dumps(document))
+
+
+def delete_profile(name: str, *, path: Path | None = None) -> None:
+    """Remove profile ``name`` from the file (its secrets stay in the keyring)."""
+    path = path or config_path()
+    if name == SANDBOX:
+        raise ProfileError(f"{path}: the built-in profile {SANDBOX!r} cannot be deleted")
+    document = _read_document(path)
+    profiles = document.get("profiles", {})
+    if name not in profiles:
+        raise ProfileError(f"{path}: no profile {name!r}")
+    del profiles[name]
+    _write_atomically(path, tomli_w.dumps(document))
+
+
+# -- secrets -----------------------------------------------------------------------
+
+
+def secret_env_var(profile_name: str, kind: str) -> str:
+    """The environment variable for a secret, e.g. ``CHANNELDESK_ACME_OMNITRON_PASSWORD``."""
+    suffix = {"omnitron": "OMNITRON_PASSWORD", "channel": "CHANNEL_API_KEY"}[kind]
+    return f"CHANNELDESK_{re.sub(r'[^A-Z0-9]', '_', profile_name.upper())}_{suffix}"
+
+
+class Secrets:
+    """Passwords and API keys of profiles, from the environment or the OS keyring.
+
+    The environment wins, so CI and headless machines need no keyring. Keyring
+    errors (no backend, locked store) count as "not stored".
+    """
+
+    def __init__(
+        self, env: Mapping[str, str] | None = None, keyring_backend: Any | None = None
+    ) -> None:
+        """Use ``env`` (default: the process environment) and ``keyring_backend``
+        (default: the OS keyring, looked up on first use)."""
+        self._env: Mapping[str, str] = os.environ if env is None else env
+        self._backend = keyring_backend
+
+    def omnitron_password(self, profile: Profile) -> SecretStr:
+        """The Omnitron password of ``profile``."""
+        return self._get(profile, "omnitron", "no Omnitron password")
+
+    def channel_api_key(self, profile: Profile) -> SecretStr:
+        """The channel API key of ``profile``."""
+        return self._get(profile, "channel", "no channel API key")
+
+    def store(self, profile: Profile, kind: str, secret: str) -> None:
+        """Keep ``secret`` (``kind`` ``"omnitron"`` or ``"channel"``) in the OS keyring."""
+        self._check_kind(kind)
+        try:
+            self._keyring().set_password(KEYRING_SERVICE, f"{profile.name}:{kind}", secret)
+        except keyring.errors.KeyringError as exc:
+            raise ProfileError(
+                f"profile {profile.name!r}: cannot store the secret in the keyring "
+                f"({type(exc).__name__}); set {secret_env_var(profile.name, kind)} instead"
+            ) from None
+
+    def _get(self, profile: Profile, kind: str, missing: str) -> SecretStr:
+        variable = secret_env_var(profile.name, kind)
+        value = self._env.get(variable)
+        if value:
+            return SecretStr(value)
+        try:
+            value = self._keyring().get_password(KEYRING_SERVICE, f"{profile.name}:{kind}")
+        except keyring.errors.KeyringError:
+            value = None
+        if value:
+            return SecretStr(value)
+        raise ProfileError(
+            f"profile {profile.name!r}: {missing}; set {variable} or store it in the keyring"
+        )
+
+    def _keyring(self) -> Any:
+        if self._backend is None:
+            self._backend = keyring.get_keyring()
+        return self._backend
+
+    @staticmethod
+    def _check_kind(kind: str) -> None:
+        if kind not in SECRET_KINDS:
+            raise ValueError(f"kind must be one of {SECRET_KINDS}, not {kind!r}")
+
+
+# -- file handling -------------------------------------------------------------------
+
+
+def _read_document(path: Path) -> dict[str, Any]:
+    """The parsed file ({} when absent); :class:`ProfileError` when it is not valid."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{path}: not valid TOML: {exc}") from None
+    unknown = sorted(set(document) - _TOP_LEVEL_KEYS)
+    if unknown:
+        raise ProfileError(
+            f"{path}: unknown top-level key(s) {', '.join(unknown)}; "
+            "profiles go in [profiles.<name>] tables"
+        )
+    if not isinstance(document.get("profiles", {}), dict):
+        raise ProfileError(f"{path}: 'profiles' must be a table of [profiles.<name>] tables")
+    return document
+
+
+def _read_profiles_table(path: Path) -> dict[str, dict[str, Any]]:
+    profiles = _read_document(path).get("profiles", {})
+    for name, table in profiles.items():
+        if name == SANDBOX:
+            raise ProfileError(
+                f"{path}: profile {SANDBOX!r}: the name is the built-in profile; rename it"
+            )
+        if not isinstance(table, dict):
+            raise ProfileError(f"{path}: profile {name!r}: must be a [profiles.{name}] table")
+        _refuse_secrets(path, name, table)
+    return profiles
+
+
+def _parse_profile(path: Path, name: str, table: dict[str, Any]) -> Profile:
+    if "name" in table:
+        raise ProfileError(
+            f"{path}: profile {name!r}: field 'name': remove it; the table key names the profile"
+        )
+    try:
+        return Profile.model_validate({**table, "name": name})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"field {'.'.join(str(p) for p in err['loc']) or '(profile)'!r}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ProfileError(f"{path}: profile {name!r}: {problems}") from None
+
+
+def _secret_keys(table: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
+    """Dotted paths of keys in ``table`` (nested) whose name says they hold a secret."""
+    for key, value in table.items():
+        dotted = f"{prefix}{key}"
+        if str(key).lower().replace("-", "_").endswith(_SECRET_KEY_SUFFIXES):
+            yield dotted
+        if isinstance(value, Mapping):
+            yield from _secret_keys(value, dotted + ".")
+
+
+def _refuse_secrets(path: Path, name: str, table: Mapping[str, Any]) -> None:
+    found = list(_secret_keys(table))
+    if found:
+        raise ProfileError(
+            f"{path}: profile {name!r}: field {found[0]!r} looks like a secret; secrets are "
+            f"never kept in this file: remove it and store it in the keyring or set "
+            f"{secret_env_var(name, 'omnitron')} / {secret_env_var(name, 'channel')}"
+        )
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

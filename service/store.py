@@ -1,0 +1,610 @@
+"""The local store: one SQLite file per profile with runs, batches, error reports.
+
+Flows write to it from worker threads; the GUI reads it from its own thread with
+its own :class:`Store` on the same file. Each ``Store`` owns one connection, used
+under an ``RLock``; SQLite's WAL mode lets the GUI's reads run while a worker writes,
+and ``busy_timeout`` makes a second writer wait instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import platformdirs
+import sqlite_utils
+
+from service.omnitron.models.batch import BatchStatus
+from service.store_records import (
+    BATCH_ORDER_COLUMNS,
+    FINAL_OUTCOMES,
+    BatchEvent,
+    BatchMirror,
+    ErrorQuery,
+    NewErrorReport,
+    ParkedItem,
+    RunRecord,
+    StoredErrorReport,
+    iso,
+    utc_now,
+)
+from service.store_schema import migrate
+
+__all__ = [
+    "BatchEvent",
+    "BatchMirror",
+    "ErrorQuery",
+    "NewErrorReport",
+    "ParkedItem",
+    "RecordNotFound",
+    "RunRecord",
+    "Store",
+    "StoredErrorReport",
+    "fts_query",
+]
+
+APP_NAME = "ChannelDesk"
+BUSY_TIMEOUT_MS = 10_000
+OPEN_BATCH_STATUSES: tuple[str, ...] = tuple(s.value for s in BatchStatus if not s.is_final)
+_PROFILE_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_WORD = re.compile(r"\w", re.UNICODE)
+
+_ERROR_COLUMNS = (
+    "id, code, description, is_ok, flow, run_id, batch_pk, local_batch_id, content_type, "
+    "object_id, subject, raw_request, raw_response, omnitron_payload, delivered, "
+    "created_at, delivered_at, attempts, last_seen_at"
+)
+_BATCH_COLUMNS = (
+    "pk, local_batch_id, remote_batch_id, content_type, status, objects, flow, run_id, "
+    "created_at, updated_at, last_transition_at"
+)
+
+
+class RecordNotFound(LookupError):
+    """The run or error report asked for is not in the store."""
+
+
+def fts_query(text: str) -> str | None:
+    """Turn free user text into a safe FTS5 ``MATCH`` expression.
+
+    Every whitespace-separated word becomes a quoted phrase (so ``:``, ``-``, ``"``
+    and FTS operators in the text are data, never syntax) with a prefix ``*``, and
+    the words are ANDed. Words without a letter or digit are dropped; ``None``
+    means nothing searchable is left.
+    """
+    phrases = ['"' + word.replace('"', '""') + '"*' for word in text.split() if _WORD.search(word)]
+    return " ".join(phrases) or None
+
+
+def _like_pattern(fragment: str) -> str:
+    """``%fragment%`` with LIKE's wildcards in ``fragment`` taken literally."""
+    escaped = fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _json(value: Any) -> str:
+    # default=str: options may hold dates or paths; the store keeps their text.
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+class Store:
+    """Runs, batch requests, error reports (with an outbox), cursors, parked items."""
+
+    def __init__(self, path: Path | str) -> None:
+        """Open (creating and migrating as needed) the store at ``path``.
+
+        ``":memory:"`` gives a private in-memory store, for tests.
+        """
+        memory = str(path) == ":memory:"
+        self.path: Path | None = None if memory else Path(path)
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below),
+        # so a write never upgrades a read lock mid-transaction and deadlocks.
+        conn = sqlite3.connect(
+            ":memory:" if self.path is None else str(self.path),
+            check_same_thread=False,
+            isolation_level=None,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+        )
+        self._lock = threading.RLock()
+        self._db = sqlite_utils.Database(conn, execute_plugins=False)
+        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if self.path is not None:
+            self._db.enable_wal()
+            # With WAL, NORMAL is durable across application crashes and much faster.
+            self._db.execute("PRAGMA synchronous = NORMAL")
+        try:
+            migrate(self._db, self.path)
+        except BaseException:
+            conn.close()
+            raise
+
+    @classmethod
+    def for_profile(cls, profile: str, data_dir: Path | None = None) -> Store:
+        """The store of ``profile``: ``<data dir>/profiles/<profile>.sqlite3``."""
+        if not _PROFILE_FILE_NAME.match(profile):
+            raise ValueError(f"profile name {profile!r} cannot be used as a file name")
+        base = (
+            data_dir
+            if data_dir is not None
+            else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+        )
+        return cls(base / "profiles" / f"{profile}.sqlite3")
+
+    def close(self) -> None:
+        """Close the connection; the store cannot be used afterwards."""
+        with self._lock:
+            # Only a planner hint; closing matters more than its success.
+            with suppress(sqlite3.Error):
+                self._db.execute("PRAGMA optimize")
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path) if self.path else ':memory:'!r})"
+
+    # -- plumbing ---------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite_utils.Database]:
+        """One write transaction, taking SQLite's write lock up front."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.rollback()
+                raise
+            self._db.execute("COMMIT")
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            cursor = self._db.execute(sql, list(params))
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        with self._lock:
+            row = self._db.execute(sql, list(params)).fetchone()
+            return None if row is None else row[0]
+
+    # -- runs -------------------------------------------------------------------
+
+    def start_run(self, flow: str, options: Mapping[str, Any], profile: str = "") -> int:
+        """Record that ``flow`` started with ``options``; returns the run id."""
+        row = {
+            "flow": flow,
+            "profile": profile,
+            "options": _json(dict(options)),
+            "started_at": iso(utc_now()),
+            "outcome": "running",
+        }
+        with self._write() as db:
+            return int(db["runs"].insert(row).last_rowid)
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        outcome: str,
+        created: int,
+        updated: int,
+        skipped: int,
+        failed: int,
+        error_count: int,
+        message: str,
+        duration_s: float,
+    ) -> None:
+        """Record how run ``run_id`` ended (``completed``, ``failed`` or ``cancelled``)."""
+        if outcome not in FINAL_OUTCOMES:
+            raise ValueError(f"outcome must be one of {sorted(FINAL_OUTCOMES)}, not {outcome!r}")
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE runs SET finished_at = ?, outcome = ?, created = ?, updated = ?, "
+                "skipped = ?, failed = ?, error_count = ?, message = ?, duration_s = ? "
+                "WHERE id = ?",
+                [
+                    iso(utc_now()),
+                    outcome,
+                    created,
+                    updated,
+                    skipped,
+                    failed,
+                    error_count,
+                    message,
+                    duration_s,
+                    run_id,
+                ],
+            )
+            if cursor.rowcount == 0:
+                raise RecordNotFound(f"run {run_id} not found")
+
+    def get_run(self, run_id: int) -> RunRecord:
+        """The run ``run_id``; :class:`RecordNotFound` if there is none."""
+        rows = self._rows("SELECT * FROM runs WHERE id = ?", [run_id])
+        if not rows:
+            raise RecordNotFound(f"run {run_id} not found")
+        return _run(rows[0])
+
+    def list_runs(
+        self, *, flow: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[RunRecord]:
+        """Runs, newest first, optionally of one flow."""
+        where, params = ("WHERE flow = ?", [flow]) if flow is not None else ("", [])
+        rows = self._rows(
+            f"SELECT * FROM runs {where} ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return [_run(row) for row in rows]
+
+    # -- batch requests -----------------------------------------------------------
+
+    def record_batch(self, batch: BatchMirror, *, note: str = "") -> None:
+        """Insert or update the mirror of a batch; log an event when its status changed.
+
+        ``flow``/``run_id``/``created_at`` left ``None`` keep what was stored first.
+        """
+        now = utc_now()
+        with self._write() as db:
+            found = self._rows(
+                "SELECT status, flow, run_id, created_at, last_transition_at "
+                "FROM batch_requests WHERE pk = ?",
+                [batch.pk],
+            )
+            old = found[0] if found else None
+            changed = old is None or old["status"] != batch.status
+            flow = batch.flow if batch.flow is not None or old is None else old["flow"]
+            run_id = batch.run_id if batch.run_id is not None or old is None else old["run_id"]
+            if batch.created_at is not None:
+                created_at = iso(batch.created_at)
+            else:
+                created_at = old["created_at"] if old else iso(now)
+            if batch.last_transition_at is not None:
+                transition_at = iso(batch.last_transition_at)
+            else:
+                transition_at = iso(now) if changed or old is None else old["last_transition_at"]
+            db["batch_requests"].upsert(
+                {
+                    "pk": batch.pk,
+                    "local_batch_id": batch.local_batch_id,
+                    "remote_batch_id": batch.remote_batch_id,
+                    "content_type": batch.content_type,
+                    "status": batch.status,
+                    "objects": _json(batch.objects),
+                    "object_count": batch.object_count,
+                    "failed_count": batch.failed_count,
+                    "flow": flow,
+                    "run_id": run_id,
+                    "created_at": created_at,
+                    "updated_at": iso(batch.updated_at or now),
+                    "last_transition_at": transition_at,
+                },
+                pk="pk",
+            )
+            if changed:
+                db["batch_events"].insert(
+                    {
+                        "batch_pk": batch.pk,
+                        "status": batch.status,
+                        "at": iso(now),
+                        "run_id": run_id,
+                        "note": note,
+                    }
+                )
+
+    def get_batch(self, pk: int) -> BatchMirror | None:
+        """The mirror of batch ``pk``, or ``None``."""
+        rows = self._rows(f"SELECT {_BATCH_COLUMNS} FROM batch_requests WHERE pk = ?", [pk])
+        return _batch(rows[0]) if rows else None
+
+    def open_batches(
+        self, content_type: str | None = None, *, limit: int = 1000
+    ) -> list[BatchMirror]:
+        """Batches not yet ``done`` or ``fail``, oldest first."""
+        marks = ", ".join("?" for _ in OPEN_BATCH_STATUSES)
+        # IN over the open statuses (not NOT IN over the final ones) so the status
+        # index narrows the read to the few open batches.
+        sql = f"SELECT {_BATCH_COLUMNS} FROM batch_requests WHERE status IN ({marks})"
+        params: list[Any] = list(OPEN_BATCH_STATUSES)
+        if content_type is not None:
+            sql += " AND content_type = ?"
+            params.append(content_type)
+        sql += " ORDER BY created_at, pk LIMIT ?"
+        return [_batch(row) for row in self._rows(sql, [*params, limit])]
+
+    def list_batches(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        content_type: str | None = None,
+        flow: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        order_by: str = "created_at",
+        descending: bool = True,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[BatchMirror]:
+        """One page of batch mirrors; ``since`` ≤ ``created_at`` < ``until``."""
+        if order_by not in BATCH_ORDER_COLUMNS:
+            raise ValueError(f"order_by must be one of {sorted(BATCH_ORDER_COLUMNS)}")
+        where, params = _batch_filters(statuses, content_type, flow, since, until)
+        direction = "DESC" if descending else "ASC"
+        rows = self._rows(
+            f"SELECT {_BATCH_COLUMNS} FROM batch_requests {where} "
+            f"ORDER BY {order_by} {direction}, pk {direction} LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return [_batch(row) for row in rows]
+
+    def count_batches(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        content_type: str | None = None,
+        flow: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        """How many batch mirrors match the same filters as :meth:`list_batches`."""
+        where, params = _batch_filters(statuses, content_type, flow, since, until)
+        return int(self._scalar(f"SELECT count(*) FROM batch_requests {where}", params))
+
+    def batch_events(self, batch_pk: int) -> list[BatchEvent]:
+        """The status changes of batch ``batch_pk``, oldest first."""
+        rows = self._rows(
+            "SELECT id, batch_pk, status, at, run_id, note FROM batch_events "
+            "WHERE batch_pk = ? ORDER BY at, id",
+            [batch_pk],
+        )
+        return [BatchEvent.model_validate(row) for row in rows]
+
+    # -- error reports ------------------------------------------------------------
+
+    def add_error_report(self, report: NewErrorReport) -> int:
+        """Keep a report (undelivered unless ``report.delivered``); returns its id."""
+        now = iso(utc_now())
+        row = report.model_dump()
+        row.update(
+            omnitron_payload=_json(report.omnitron_payload),
+            created_at=now,
+            last_seen_at=now,
+            delivered_at=now if report.delivered else None,
+            attempts=1,
+        )
+        with self._write() as db:
+            return int(db["error_reports"].insert(row).last_rowid)
+
+    def mark_delivered(self, report_id: int) -> None:
+        """Omnitron accepted report ``report_id``: take it out of the outbox."""
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE error_reports SET delivered = 1, delivered_at = coalesce(delivered_at, ?) "
+                "WHERE id = ?",
+                [iso(utc_now()), report_id],
+            )
+            if cursor.rowcount == 0:
+                raise RecordNotFound(f"error report {report_id} not found")
+
+    def undelivered_reports(self, limit: int = 500) -> list[StoredErrorReport]:
+        """The outbox: reports Omnitron has not accepted yet, oldest first."""
+        rows = self._rows(
+            f"SELECT {_ERROR_COLUMNS} FROM error_reports WHERE delivered = 0 ORDER BY id LIMIT ?",
+            [limit],
+        )
+        return [_report(row) for row in rows]
+
+    def get_error_report(self, report_id: int) -> StoredErrorReport:
+        """Report ``report_id``; :class:`RecordNotFound` if there is none."""
+        rows = self._rows(f"SELECT {_ERROR_COLUMNS} FROM error_reports WHERE id = ?", [report_id])
+        if not rows:
+            raise RecordNotFound(f"error report {report_id} not found")
+        return _report(rows[0])
+
+    def search_error_reports(self, query: ErrorQuery) -> list[StoredErrorReport]:
+        """One page of reports matching ``query``."""
+        where, params = _error_filters(query)
+        direction = "DESC" if query.descending else "ASC"
+        rows = self._rows(
+            f"SELECT {_ERROR_COLUMNS} FROM error_reports {where} "
+            f"ORDER BY {query.order_by} {direction}, id {direction} LIMIT ? OFFSET ?",
+            [*params, query.limit, query.offset],
+        )
+        return [_report(row) for row in rows]
+
+    def count_error_reports(self, query: ErrorQuery) -> int:
+        """How many reports match ``query`` (its order and page ignored)."""
+        where, params = _error_filters(query)
+        return int(self._scalar(f"SELECT count(*) FROM error_reports {where}", params))
+
+    def find_open_report(
+        self, flow: str, subject: str, description: str
+    ) -> StoredErrorReport | None:
+        """The latest not-ok report of the same failure of the same subject, if any.
+
+        A flow retrying a parked item calls this to touch the existing report
+        instead of writing a duplicate.
+        """
+        rows = self._rows(
+            f"SELECT {_ERROR_COLUMNS} FROM error_reports "
+            "WHERE flow = ? AND subject = ? AND is_ok = 0 AND description = ? "
+            "ORDER BY id DESC LIMIT 1",
+            [flow, subject, description],
+        )
+        return _report(rows[0]) if rows else None
+
+    def touch_report(self, report_id: int) -> None:
+        """The failure of report ``report_id`` happened again: count it, note when."""
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE error_reports SET attempts = attempts + 1, last_seen_at = ? WHERE id = ?",
+                [iso(utc_now()), report_id],
+            )
+            if cursor.rowcount == 0:
+                raise RecordNotFound(f"error report {report_id} not found")
+
+    # -- cursors ------------------------------------------------------------------
+
+    def get_cursor(self, flow: str) -> str | None:
+        """Where ``flow`` stopped fetching last time, or ``None``."""
+        return self._scalar("SELECT value FROM cursors WHERE flow = ?", [flow])
+
+    def set_cursor(self, flow: str, value: str) -> None:
+        """Remember where ``flow`` stopped fetching."""
+        with self._write() as db:
+            db["cursors"].upsert(
+                {"flow": flow, "value": value, "updated_at": iso(utc_now())}, pk="flow"
+            )
+
+    # -- parked items -------------------------------------------------------------
+
+    def park(self, item: ParkedItem) -> None:
+        """Keep ``item`` for a later retry; parking it again counts one more attempt."""
+        now = iso(utc_now())
+        with self._write() as db:
+            # Raw SQL: the update must add to the stored attempts, not replace them.
+            db.execute(
+                "INSERT INTO parked (flow, remote_id, subject, payload, reason, "
+                "error_report_id, attempts, first_seen_at, last_seen_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (flow, remote_id) DO UPDATE SET "
+                "subject = excluded.subject, payload = excluded.payload, "
+                "reason = excluded.reason, "
+                "error_report_id = coalesce(excluded.error_report_id, parked.error_report_id), "
+                "attempts = parked.attempts + 1, last_seen_at = excluded.last_seen_at",
+                [
+                    item.flow,
+                    item.remote_id,
+                    item.subject,
+                    _json(item.payload),
+                    item.reason,
+                    item.error_report_id,
+                    item.attempts,
+                    iso(item.first_seen_at) or now,
+                    iso(item.last_seen_at) or now,
+                ],
+            )
+
+    def unpark(self, flow: str, remote_id: str) -> None:
+        """Forget a parked item (it went through, or was given up); no-op if absent."""
+        with self._write() as db:
+            db.execute(
+                "DELETE FROM parked WHERE flow = ? AND remote_id = ?", [flow, str(remote_id)]
+            )
+
+    def parked(self, flow: str, *, limit: int = 10_000) -> list[ParkedItem]:
+        """The items ``flow`` has parked, oldest first."""
+        rows = self._rows(
+            "SELECT flow, remote_id, subject, payload, reason, error_report_id, attempts, "
+            "first_seen_at, last_seen_at FROM parked WHERE flow = ? "
+            "ORDER BY first_seen_at, remote_id LIMIT ?",
+            [flow, limit],
+        )
+        for row in rows:
+            row["payload"] = json.loads(row["payload"])
+        return [ParkedItem.model_validate(row) for row in rows]
+
+
+# -- row → record -------------------------------------------------------------------
+
+
+def _run(row: dict[str, Any]) -> RunRecord:
+    row["options"] = json.loads(row["options"])
+    return RunRecord.model_validate(row)
+
+
+def _batch(row: dict[str, Any]) -> BatchMirror:
+    row["objects"] = json.loads(row["objects"])
+    return BatchMirror.model_validate(row)
+
+
+def _report(row: dict[str, Any]) -> StoredErrorReport:
+    row["omnitron_payload"] = json.loads(row["omnitron_payload"])
+    row["is_ok"] = bool(row["is_ok"])
+    row["delivered"] = bool(row["delivered"])
+    return StoredErrorReport.model_validate(row)
+
+
+# -- filters ------------------------------------------------------------------------
+
+
+def _where(clauses: list[str]) -> str:
+    return ("WHERE " + " AND ".join(clauses)) if clauses else ""
+
+
+def _batch_filters(
+    statuses: Sequence[str] | None,
+    content_type: str | None,
+    flow: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if statuses is not None:
+        statuses = [str(s) for s in statuses]
+        if not statuses:
+            clauses.append("0")  # an empty selection matches nothing
+        else:
+            clauses.append(f"status IN ({', '.join('?' for _ in statuses)})")
+            params.extend(statuses)
+    for column, value in (("content_type", content_type), ("flow", flow)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if since is not None:
+        clauses.append("created_at >= ?")
+        params.append(iso(since))
+    if until is not None:
+        clauses.append("created_at < ?")
+        params.append(iso(until))
+    return _where(clauses), params
+
+
+def _error_filters(query: ErrorQuery) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if query.text is not None:
+        match = fts_query(query.text)
+        if match is not None:
+            clauses.append(
+                "id IN (SELECT rowid FROM error_reports_fts WHERE error_reports_fts MATCH ?)"
+            )
+            params.append(match)
+    if query.code_contains:
+        clauses.append("code LIKE ? ESCAPE '\\'")
+        params.append(_like_pattern(query.code_contains))
+    if query.is_ok is not None:
+        clauses.append("is_ok = ?")
+        params.append(int(query.is_ok))
+    for column in ("code", "content_type", "flow", "run_id", "batch_pk", "local_batch_id"):
+        value = getattr(query, column)
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if query.since is not None:
+        clauses.append("created_at >= ?")
+        params.append(iso(query.since))
+    if query.until is not None:
+        clauses.append("created_at < ?")
+        params.append(iso(query.until))
+    return _where(clauses), params

@@ -1,0 +1,258 @@
+"""The records the local store reads and writes (frozen pydantic models)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+if TYPE_CHECKING:
+    from service.omnitron.models.batch import BatchRequest
+
+RunOutcome = Literal["running", "completed", "failed", "cancelled"]
+FINAL_OUTCOMES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+FINAL_BATCH_STATUSES: frozenset[str] = frozenset({"done", "fail"})
+
+BATCH_ORDER_COLUMNS: frozenset[str] = frozenset(
+    {"created_at", "updated_at", "last_transition_at", "pk", "status", "content_type", "flow"}
+)
+ERROR_ORDER_COLUMNS: frozenset[str] = frozenset(
+    {"created_at", "last_seen_at", "id", "code", "attempts", "content_type", "flow"}
+)
+
+
+def as_utc(value: datetime) -> datetime:
+    """An aware UTC datetime; a naive one is taken to be UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def parse_time(value: Any) -> Any:
+    """Accept a datetime or an ISO 8601 string (``Z`` allowed) and return aware UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.strip())
+    if isinstance(value, datetime):
+        return as_utc(value)
+    return value
+
+
+def iso(value: datetime | None) -> str | None:
+    """The stored form of a time: ISO 8601 in UTC, fixed width so text order = time order."""
+    if value is None:
+        return None
+    return as_utc(value).isoformat(timespec="microseconds")
+
+
+UtcTime = Annotated[datetime, BeforeValidator(parse_time)]
+
+
+def utc_now() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RunRecord(_Record):
+    """One run of a flow: what was asked, how it ended, what it counted."""
+
+    id: int
+    flow: str
+    profile: str = ""
+    options: dict[str, Any] = Field(default_factory=dict)
+    started_at: UtcTime
+    finished_at: UtcTime | None = None
+    outcome: RunOutcome = "running"
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+    error_count: int = 0
+    message: str = ""
+    duration_s: float | None = None
+
+    @property
+    def is_running(self) -> bool:
+        """True until :meth:`Store.finish_run` was called for it."""
+        return self.outcome == "running"
+
+
+class BatchMirror(_Record):
+    """The local mirror of one Omnitron batch request.
+
+    ``created_at``/``updated_at``/``last_transition_at`` left ``None`` are filled by
+    the store (first record time, now, time of the last status change).
+    """
+
+    pk: int
+    local_batch_id: str
+    remote_batch_id: str | None = None
+    content_type: str | None = None
+    status: str
+    objects: list[dict[str, Any]] = Field(default_factory=list)
+    flow: str | None = None
+    run_id: int | None = None
+    created_at: UtcTime | None = None
+    updated_at: UtcTime | None = None
+    last_transition_at: UtcTime | None = None
+
+    @field_validator("status", "local_batch_id", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        # BatchStatus is a StrEnum; store its plain value.
+        return str(value) if value is not None else value
+
+    @field_validator("remote_batch_id", mode="before")
+    @classmethod
+    def _optional_text(cls, value: Any) -> Any:
+        return None if value is None else str(value)
+
+    @field_validator("objects", mode="before")
+    @classmethod
+    def _objects(cls, value: Any) -> Any:
+        return value or []
+
+    @property
+    def object_count(self) -> int:
+        """How many objects the batch carries."""
+        return len(self.objects)
+
+    @property
+    def failed_count(self) -> int:
+        """How many of its objects carry a ``failed_reason_type``."""
+        return sum(1 for obj in self.objects if obj.get("failed_reason_type"))
+
+    @property
+    def is_open(self) -> bool:
+        """True while the batch is neither ``done`` nor ``fail``."""
+        return self.status not in FINAL_BATCH_STATUSES
+
+    @classmethod
+    def from_omnitron(
+        cls, batch: BatchRequest, *, flow: str | None = None, run_id: int | None = None
+    ) -> BatchMirror:
+        """Mirror a batch request as the Omnitron client returned it."""
+        return cls(
+            pk=batch.pk,
+            local_batch_id=batch.local_batch_id,
+            remote_batch_id=batch.remote_batch_id,
+            content_type=batch.content_type,
+            status=batch.status,
+            objects=[obj.to_json() for obj in batch.objects],
+            flow=flow,
+            run_id=run_id,
+            created_at=_lenient_time(batch.created_date),
+            updated_at=_lenient_time(batch.modified_date),
+        )
+
+
+def _lenient_time(value: str | None) -> datetime | None:
+    """Omnitron's date strings, or ``None`` when one does not parse."""
+    try:
+        return parse_time(value)
+    except ValueError:
+        return None
+
+
+class BatchEvent(_Record):
+    """One status a batch was seen in, with when and by which run."""
+
+    id: int
+    batch_pk: int
+    status: str
+    at: UtcTime
+    run_id: int | None = None
+    note: str = ""
+
+
+class NewErrorReport(_Record):
+    """An error (or success) report to keep locally and deliver to Omnitron."""
+
+    code: str
+    description: str = ""
+    is_ok: bool = False
+    flow: str = ""
+    run_id: int | None = None
+    batch_pk: int | None = None
+    local_batch_id: str | None = None
+    content_type: str = ""
+    object_id: str = ""
+    subject: str = ""
+    raw_request: str = ""
+    raw_response: str = ""
+    # The exact body for Omnitron's error_reports endpoint, kept for redelivery.
+    omnitron_payload: dict[str, Any] = Field(default_factory=dict)
+    delivered: bool = False
+
+    @field_validator("object_id", mode="before")
+    @classmethod
+    def _object_id_text(cls, value: Any) -> Any:
+        return "" if value is None else str(value)
+
+    @field_validator("local_batch_id", mode="before")
+    @classmethod
+    def _batch_id_text(cls, value: Any) -> Any:
+        return None if value is None else str(value)
+
+
+class StoredErrorReport(NewErrorReport):
+    """An error report as the store holds it."""
+
+    id: int
+    created_at: UtcTime
+    delivered_at: UtcTime | None = None
+    attempts: int = 1
+    last_seen_at: UtcTime
+
+
+class ErrorQuery(_Record):
+    """Filters, order and page of an error-report search; unset filters do not apply."""
+
+    text: str | None = None
+    code: str | None = None
+    code_contains: str | None = None
+    is_ok: bool | None = None
+    content_type: str | None = None
+    flow: str | None = None
+    run_id: int | None = None
+    batch_pk: int | None = None
+    local_batch_id: str | None = None
+    since: UtcTime | None = None
+    until: UtcTime | None = None
+    order_by: str = "created_at"
+    descending: bool = True
+    limit: int = Field(100, ge=1, le=10_000)
+    offset: int = Field(0, ge=0)
+
+    @field_validator("order_by")
+    @classmethod
+    def _known_column(cls, value: str) -> str:
+        # The column name goes into SQL text; only known, indexed ones are allowed.
+        if value not in ERROR_ORDER_COLUMNS:
+            raise ValueError(f"order_by must be one of {sorted(ERROR_ORDER_COLUMNS)}")
+        return value
+
+
+class ParkedItem(_Record):
+    """A record that failed on the Omnitron side and waits for a later run to retry it."""
+
+    flow: str
+    remote_id: str
+    subject: str = ""
+    payload: dict[str, Any] = Field(default_factory=dict)
+    reason: str = ""
+    error_report_id: int | None = None
+    attempts: int = 1
+    first_seen_at: UtcTime | None = None
+    last_seen_at: UtcTime | None = None
+
+    @field_validator("remote_id", mode="before")
+    @classmethod
+    def _remote_id_text(cls, value: Any) -> Any:
+        return str(value)

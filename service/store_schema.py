@@ -1,0 +1,196 @@
+"""The local store's schema: versioned migrations applied on open.
+
+``PRAGMA user_version`` holds the number of migrations applied. To change the
+schema, append a function to :data:`MIGRATIONS`; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlite_utils
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+# The columns of error_reports that full-text search covers.
+FTS_COLUMNS: tuple[str, ...] = ("code", "description", "raw_request", "raw_response")
+
+
+def _v1_initial(db: sqlite_utils.Database) -> None:
+    """Create every table, index and the full-text index."""
+    db.executescript(
+        """
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            flow TEXT NOT NULL,
+            profile TEXT NOT NULL DEFAULT '',
+            options TEXT NOT NULL DEFAULT '{}',
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            outcome TEXT NOT NULL DEFAULT 'running',
+            created INTEGER NOT NULL DEFAULT 0,
+            updated INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0,
+            error_count INTEGER NOT NULL DEFAULT 0,
+            message TEXT NOT NULL DEFAULT '',
+            duration_s REAL
+        );
+        CREATE INDEX ix_runs_flow_started ON runs (flow, started_at);
+        CREATE INDEX ix_runs_started ON runs (started_at);
+
+        CREATE TABLE batch_requests (
+            pk INTEGER PRIMARY KEY,
+            local_batch_id TEXT NOT NULL,
+            remote_batch_id TEXT,
+            content_type TEXT,
+            status TEXT NOT NULL,
+            objects TEXT NOT NULL DEFAULT '[]',
+            object_count INTEGER NOT NULL DEFAULT 0,
+            failed_count INTEGER NOT NULL DEFAULT 0,
+            flow TEXT,
+            run_id INTEGER REFERENCES runs (id),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            last_transition_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX ux_batch_requests_local_batch_id
+            ON batch_requests (local_batch_id);
+        -- (filter, created_at): each filter also serves the default newest-first order.
+        CREATE INDEX ix_batch_requests_status ON batch_requests (status, created_at);
+        CREATE INDEX ix_batch_requests_content_type
+            ON batch_requests (content_type, created_at);
+        CREATE INDEX ix_batch_requests_flow ON batch_requests (flow, created_at);
+        CREATE INDEX ix_batch_requests_created_at ON batch_requests (created_at);
+        CREATE INDEX ix_batch_requests_run_id ON batch_requests (run_id);
+
+        CREATE TABLE batch_events (
+            id INTEGER PRIMARY KEY,
+            batch_pk INTEGER NOT NULL REFERENCES batch_requests (pk),
+            status TEXT NOT NULL,
+            at TEXT NOT NULL,
+            run_id INTEGER,
+            note TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX ix_batch_events_batch_at ON batch_events (batch_pk, at);
+
+        CREATE TABLE error_reports (
+            id INTEGER PRIMARY KEY,
+            code TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            is_ok INTEGER NOT NULL DEFAULT 0,
+            flow TEXT NOT NULL DEFAULT '',
+            run_id INTEGER,
+            batch_pk INTEGER,
+            local_batch_id TEXT,
+            content_type TEXT NOT NULL DEFAULT '',
+            object_id TEXT NOT NULL DEFAULT '',
+            subject TEXT NOT NULL DEFAULT '',
+            raw_request TEXT NOT NULL DEFAULT '',
+            raw_response TEXT NOT NULL DEFAULT '',
+            omnitron_payload TEXT NOT NULL DEFAULT '{}',
+            delivered INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            delivered_at TEXT,
+            attempts INTEGER NOT NULL DEFAULT 1,
+            last_seen_at TEXT NOT NULL
+        );
+        CREATE INDEX ix_error_reports_created_at ON error_reports (created_at);
+        CREATE INDEX ix_error_reports_is_ok ON error_reports (is_ok, created_at);
+        CREATE INDEX ix_error_reports_code ON error_reports (code, created_at);
+        CREATE INDEX ix_error_reports_content_type
+            ON error_reports (content_type, created_at);
+        CREATE INDEX ix_error_reports_flow ON error_reports (flow, created_at);
+        CREATE INDEX ix_error_reports_run_id ON error_reports (run_id, created_at);
+        CREATE INDEX ix_error_reports_batch_pk ON error_reports (batch_pk, created_at);
+        CREATE INDEX ix_error_reports_local_batch_id
+            ON error_reports (local_batch_id, created_at);
+        -- The outbox: only the few undelivered rows are in this index.
+        CREATE INDEX ix_error_reports_undelivered ON error_reports (id) WHERE delivered = 0;
+        -- find_open_report: same failure of the same subject, not ok.
+        CREATE INDEX ix_error_reports_open ON error_reports (flow, subject) WHERE is_ok = 0;
+
+        CREATE TABLE cursors (
+            flow TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+
+        CREATE TABLE parked (
+            flow TEXT NOT NULL,
+            remote_id TEXT NOT NULL,
+            subject TEXT NOT NULL DEFAULT '',
+            payload TEXT NOT NULL DEFAULT '{}',
+            reason TEXT NOT NULL DEFAULT '',
+            error_report_id INTEGER,
+            attempts INTEGER NOT NULL DEFAULT 1,
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            PRIMARY KEY (flow, remote_id)
+        );
+        """
+    )
+    db["error_reports"].enable_fts(FTS_COLUMNS, fts_version="FTS5", create_triggers=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_initial,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def user_version(db: sqlite_utils.Database) -> int:
+    """The number of migrations applied to ``db``."""
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def backup_path(path: Path, version: int) -> Path:
+    """Where a file at schema ``version`` is copied before it is migrated."""
+    return path.with_name(f"{path.name}.v{version}.bak")
+
+
+def migrate(db: sqlite_utils.Database, path: Path | None) -> int:
+    """Bring ``db`` to :data:`SCHEMA_VERSION`; returns the version it had.
+
+    An existing file with data is first copied to ``<name>.v<old>.bak`` with
+    SQLite's online backup, so a failed or unwanted migration can be undone by hand.
+    Each migration runs in its own transaction together with its version bump.
+    """
+    current = user_version(db)
+    if current > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"{path or 'database'} has schema version {current}, newer than this "
+            f"program's {SCHEMA_VERSION}; use a newer ChannelDesk"
+        )
+    if current == SCHEMA_VERSION:
+        return current
+    if path is not None and _has_tables(db):
+        _backup(db.conn, backup_path(path, current))
+    while True:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # Read again under the write lock: another connection opening the same
+            # file at the same moment may have migrated it meanwhile.
+            version = user_version(db)
+            if version >= SCHEMA_VERSION:
+                db.execute("COMMIT")
+                return current
+            MIGRATIONS[version](db)
+            # PRAGMA takes no parameters; the value is an int computed here.
+            db.execute(f"PRAGMA user_version = {version + 1}")
+        except BaseException:
+            db.rollback()
+            raise
+        db.execute("COMMIT")
+
+
+def _has_tables(db: sqlite_utils.Database) -> bool:
+    row = db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()
+    return bool(row[0])
+
+
+def _backup(conn: sqlite3.Connection, target: Path) -> None:
+    """Copy the live database (WAL content included) to ``target``."""
+    with sqlite3.connect(target) as dest:
+        conn.backup(dest)
+    dest.close()
