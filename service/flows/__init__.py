@@ -1,0 +1,1 @@
+"""The order flows: one module per flow, plus what every flow shares."""

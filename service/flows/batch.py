@@ -1,0 +1,194 @@
+"""One batch request per run, always brought to an end.
+
+A :class:`BatchSession` opens a batch request of a content type, declares objects on
+it (``commit``, repeatable), and finishes it ``done`` or ``fail``. Whatever happens in
+the flow, the runner calls :meth:`BatchSession.close`, so no batch is left
+``initialized`` or ``commit`` (OMNITRON_API.md §6.2, §6.4). Async flows leave a batch
+``sent_to_remote`` on purpose; check-batches finishes it later.
+
+Every status the session sees is mirrored to the local store, which appends one
+``batch_events`` row per transition.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+from service.flows.context import RunContext
+from service.flows.names import Flow
+from service.flows.result import BatchOutcome
+from service.omnitron.client import OmnitronClient
+from service.omnitron.models.batch import BatchObject, BatchRequest, BatchStatus, FailedReasonType
+from service.store import BatchMirror, Store
+
+ObjectKey = tuple[str, int]
+
+
+def mirror_of(batch: BatchRequest, *, flow: Flow | None, run_id: int | None) -> BatchMirror:
+    """The store's record of an Omnitron batch request."""
+    return BatchMirror(
+        pk=batch.pk,
+        local_batch_id=batch.local_batch_id,
+        remote_batch_id=batch.remote_batch_id,
+        content_type=batch.content_type,
+        status=batch.status.value,
+        objects=[obj.to_json() for obj in batch.objects],
+        flow=None if flow is None else flow.value,
+        run_id=run_id,
+    )
+
+
+def outcome_of(batch: BatchRequest) -> BatchOutcome:
+    """The summary of a batch a run reports."""
+    return BatchOutcome(
+        pk=batch.pk,
+        local_batch_id=batch.local_batch_id,
+        status=batch.status.value,
+        content_type=batch.content_type,
+        remote_batch_id=batch.remote_batch_id,
+        objects=len(batch.objects),
+        failed_objects=sum(1 for obj in batch.objects if obj.failed_reason_type is not None),
+    )
+
+
+class BatchSession:
+    """A batch request that this run owns. Thread-safe: workers commit concurrently."""
+
+    def __init__(
+        self,
+        omnitron: OmnitronClient,
+        store: Store,
+        ctx: RunContext,
+        *,
+        flow: Flow,
+        run_id: int,
+        batch: BatchRequest,
+    ) -> None:
+        self._omnitron = omnitron
+        self._store = store
+        self._ctx = ctx
+        self._flow = flow
+        self._run_id = run_id
+        self._lock = threading.RLock()
+        # A batch opened by an earlier run (check-batches) keeps the objects it declared.
+        self._objects: dict[ObjectKey, BatchObject] = {
+            (obj.content_type, obj.pk): obj for obj in batch.objects
+        }
+        self.batch = batch
+        self._record(batch, note="opened")
+
+    @classmethod
+    def open(
+        cls,
+        omnitron: OmnitronClient,
+        store: Store,
+        ctx: RunContext,
+        *,
+        flow: Flow,
+        run_id: int,
+    ) -> BatchSession:
+        """Create a batch request in Omnitron (status ``initialized``)."""
+        batch = omnitron.create_batch_request()
+        ctx.event("batch.opened", str(batch.pk), f"Opened batch request {batch.pk}.")
+        return cls(omnitron, store, ctx, flow=flow, run_id=run_id, batch=batch)
+
+    @property
+    def local_batch_id(self) -> str:
+        """The batch's ``local_batch_id`` (the prefix of this run's error codes)."""
+        return self.batch.local_batch_id
+
+    @property
+    def status(self) -> BatchStatus:
+        """The last status Omnitron confirmed."""
+        return self.batch.status
+
+    @property
+    def objects(self) -> list[BatchObject]:
+        """Every object declared so far, with its failure reason if it failed."""
+        with self._lock:
+            return list(self._objects.values())
+
+    def commit(self, objects: Iterable[BatchObject]) -> None:
+        """Declare objects on the batch (``commit``; the server adds them to the list)."""
+        new = list(objects)
+        if not new:
+            return
+        with self._lock:
+            self._set(
+                BatchStatus.COMMIT,
+                objects=new,
+                content_type=self._flow.content_type,
+            )
+            for obj in new:
+                self._objects[(obj.content_type, obj.pk)] = obj
+
+    def mark_failed(
+        self, content_type: str, pk: int, reason: FailedReasonType, remote_id: str | None = None
+    ) -> None:
+        """Record that one declared object failed; ``done`` will carry the reason."""
+        with self._lock:
+            key = (content_type, pk)
+            current = self._objects.get(key)
+            if current is None:
+                return
+            update: dict[str, object] = {"failed_reason_type": reason}
+            if remote_id is not None:
+                update["remote_id"] = remote_id
+            self._objects[key] = current.model_copy(update=update)
+
+    def set_remote_id(self, content_type: str, pk: int, remote_id: str) -> None:
+        """Store the channel's id for a declared object (sent with ``done``)."""
+        with self._lock:
+            key = (content_type, pk)
+            if (current := self._objects.get(key)) is not None:
+                self._objects[key] = current.model_copy(update={"remote_id": remote_id})
+
+    def send_to_remote(self, remote_batch_id: str) -> None:
+        """The channel accepted the batch asynchronously: keep its id, wait for it."""
+        with self._lock:
+            self._set(BatchStatus.SENT_TO_REMOTE, remote_batch_id=remote_batch_id)
+
+    def done(self) -> None:
+        """Finish the batch: every declared object, failed ones with their reason."""
+        with self._lock:
+            self._set(BatchStatus.DONE, objects=list(self._objects.values()))
+
+    def fail(self) -> None:
+        """Finish the batch as failed as a whole (its integration actions are released)."""
+        with self._lock:
+            self._set(BatchStatus.FAIL, objects=list(self._objects.values()))
+
+    def close(self, *, succeeded: bool) -> None:
+        """Bring the batch to a final state unless it already is, or waits on the channel.
+
+        After a completed or cancelled run the batch is ``done`` with what it holds; after
+        a run that failed before declaring anything it is ``fail``. Declared objects are
+        real (orders exist), so a failed run that declared some still ends ``done``.
+        """
+        with self._lock:
+            if self.status.is_final or self.status in (
+                BatchStatus.SENT_TO_REMOTE,
+                BatchStatus.ONGOING,
+            ):
+                return
+            if succeeded or self._objects:
+                self.done()
+            else:
+                self.fail()
+
+    def outcome(self) -> BatchOutcome:
+        """The batch as it stands, for the run's result."""
+        return outcome_of(self.batch)
+
+    def _set(self, status: BatchStatus, **fields: object) -> None:
+        self.batch = self._omnitron.update_batch_request(self.batch.pk, status, **fields)
+        self._record(self.batch)
+        self._ctx.event(
+            f"batch.{status.value}",
+            str(self.batch.pk),
+            f"Batch request {self.batch.pk} is now {status.value}.",
+        )
+
+    def _record(self, batch: BatchRequest, note: str = "") -> None:
+        self._store.record_batch(mirror_of(batch, flow=self._flow, run_id=self._run_id), note=note)

@@ -1,0 +1,91 @@
+"""What a running flow gets from its caller: progress, cancellation, events.
+
+Plain Python, no Qt: the GUI turns these callbacks into signals, the CLI into a
+progress bar, tests into assertions (or injected crashes).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+class FlowCancelled(Exception):
+    """Raised inside a flow at a safe point after the operator asked it to stop."""
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a run is: ``done`` of ``total`` items (``None`` while unknown)."""
+
+    done: int
+    total: int | None
+    current: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FlowEvent:
+    """Something worth telling the operator, e.g. ``("order.created", "7004512", ...)``.
+
+    ``kind`` is a stable dotted name (tests key on it); ``message`` is for people.
+    """
+
+    kind: str
+    subject: str
+    message: str
+    level: int = logging.INFO
+
+
+class CancelToken:
+    """A cooperative stop flag, set from any thread and checked by the flow."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        """Ask the flow to stop at its next safe point."""
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether a stop was asked for."""
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        """Raise :class:`FlowCancelled` when a stop was asked for."""
+        if self._event.is_set():
+            raise FlowCancelled("cancelled by the operator")
+
+
+def _ignore(_: object) -> None:
+    """The default callback: nobody listens."""
+
+
+_log = logging.getLogger("channeldesk.flows")
+
+
+def _log_event(event: FlowEvent) -> None:
+    _log.log(event.level, "%s", event.message)
+
+
+@dataclass
+class RunContext:
+    """Callbacks and the cancel flag of one run. Callbacks may come from worker threads."""
+
+    on_progress: Callable[[Progress], None] = _ignore
+    on_event: Callable[[FlowEvent], None] = _log_event
+    cancel: CancelToken = field(default_factory=CancelToken)
+
+    def progress(self, done: int, total: int | None, current: str = "") -> None:
+        """Report progress."""
+        self.on_progress(Progress(done, total, current))
+
+    def event(self, kind: str, subject: str, message: str, level: int = logging.INFO) -> None:
+        """Report an event."""
+        self.on_event(FlowEvent(kind, subject, message, level))
+
+    def check_cancelled(self) -> None:
+        """Raise :class:`FlowCancelled` at a safe point when a stop was asked for."""
+        self.cancel.raise_if_cancelled()

@@ -1,0 +1,93 @@
+"""The typed outcome of one run of a flow."""
+
+from __future__ import annotations
+
+import threading
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.flows.names import Flow
+
+
+class RunOutcome(StrEnum):
+    """How a run ended. Per-item failures still make a ``completed`` run."""
+
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class BatchOutcome(BaseModel):
+    """A batch request a run opened or moved, as it stood when the run ended."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pk: int
+    local_batch_id: str
+    status: str
+    content_type: str | None = None
+    remote_batch_id: str | None = None
+    objects: int = 0
+    failed_objects: int = 0
+
+
+class FlowResult(BaseModel):
+    """What a run did: counts, its batches, its error reports, how long it took."""
+
+    model_config = ConfigDict(frozen=True)
+
+    flow: Flow
+    run_id: int
+    outcome: RunOutcome
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+    batches: tuple[BatchOutcome, ...] = ()
+    error_report_ids: tuple[int, ...] = ()
+    duration_s: float = 0.0
+    message: str = ""
+
+    @property
+    def error_count(self) -> int:
+        """How many failure reports the run wrote."""
+        return len(self.error_report_ids)
+
+
+class Tally:
+    """Counters a flow bumps from several worker threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.created = 0
+        self.updated = 0
+        self.skipped = 0
+        self.failed = 0
+
+    def add(self, *, created: int = 0, updated: int = 0, skipped: int = 0, failed: int = 0) -> None:
+        """Add to the counters atomically."""
+        with self._lock:
+            self.created += created
+            self.updated += updated
+            self.skipped += skipped
+            self.failed += failed
+
+    @property
+    def done(self) -> int:
+        """Items finished in any way."""
+        with self._lock:
+            return self.created + self.updated + self.skipped + self.failed
+
+
+class RunSummary(BaseModel):
+    """The counts a flow hands back to the runner, which adds run id, batches and timing."""
+
+    model_config = ConfigDict(frozen=True)
+
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+    message: str = ""
+    extra: dict[str, int] = Field(default_factory=dict)
