@@ -149,15 +149,29 @@ class BatchSession:
         with self._lock:
             self._set(BatchStatus.SENT_TO_REMOTE, remote_batch_id=remote_batch_id)
 
+    def ongoing(self) -> None:
+        """The channel is still working on the batch (``ongoing``; may repeat)."""
+        with self._lock:
+            self._set(BatchStatus.ONGOING)
+
     def done(self) -> None:
         """Finish the batch: every declared object, failed ones with their reason."""
         with self._lock:
-            self._set(BatchStatus.DONE, objects=list(self._objects.values()))
+            self._set(
+                BatchStatus.DONE, objects=list(self._objects.values()), **self._content_type()
+            )
 
     def fail(self) -> None:
         """Finish the batch as failed as a whole (its integration actions are released)."""
         with self._lock:
-            self._set(BatchStatus.FAIL, objects=list(self._objects.values()))
+            self._set(
+                BatchStatus.FAIL, objects=list(self._objects.values()), **self._content_type()
+            )
+
+    def _content_type(self) -> dict[str, str]:
+        # The content type is first sent at commit; a batch that ends without
+        # declaring anything is named when it finishes, so every batch has one.
+        return {} if self.batch.content_type else {"content_type": self._flow.content_type}
 
     def close(self, *, succeeded: bool) -> None:
         """Bring the batch to a final state unless it already is, or waits on the channel.

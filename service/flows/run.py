@@ -179,7 +179,7 @@ def _close_batches(run: FlowRun, *, succeeded: bool) -> None:
 
 
 def _recover_open_batches(run: FlowRun) -> None:
-    """Finish batches of this flow's content type that an interrupted run left open.
+    """Finish batches of this flow that an interrupted run left open.
 
     Their declared objects are real Omnitron objects, so they end ``done``; a batch
     that declared nothing ends ``fail``. Batches waiting on the channel are left to
@@ -187,6 +187,10 @@ def _recover_open_batches(run: FlowRun) -> None:
     """
     for mirror in run.store.open_batches(run.flow.content_type):
         if mirror.status in AWAITING_CHANNEL:
+            continue
+        if mirror.flow is not None and mirror.flow != run.flow.value:
+            # Another flow of the same content type may be running right now (one
+            # flow of a kind at a time, not one content type): its batch is live.
             continue
         batch = run.omnitron.get_batch_request(mirror.pk)
         if not batch.status.is_final and batch.status.value not in AWAITING_CHANNEL:
