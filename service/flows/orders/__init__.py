@@ -1,0 +1,1 @@
+"""The pieces of the fetch-orders flow: lookups, customers, addresses, one order."""
