@@ -1,0 +1,331 @@
+"""Customers' cancellation and refund requests, both ways.
+
+**fetch-cancellation-requests** (channel → Omnitron): for each pending request since
+the cursor, resolve the line's item (set (c)), map the channel's reason code
+(``reason_mapping``, else ``cancellation_reason_id``, else reason 10), POST
+``cancellation_requests/`` and commit the new request at once with the channel's
+request id as ``remote_id`` — commits add to the batch's objects, they never replace
+them (§6.12). Committing right after the POST creates the integration action that
+makes a re-fetch skip the request (no duplicate POST).
+
+The channel decides a request for a whole line (all its units), so one Omnitron
+request is made per channel request, on the line's first item that is not
+cancelled: one request, one remote id, one decision going back. Requests the channel
+has already decided are not imported (the cancellation itself comes through
+fetch-cancels).
+
+**update-cancellation-requests** (Omnitron → channel): read
+``cancellation_requests/updates/``, commit them, find the item's and the request's
+channel ids (sets (d)/(f)), map the reason back to the channel's code and send the
+decision. A request still waiting for a decision has nothing to send: it is kept as
+synced. A refused or unanswered decision is ``failed_reason_type="remote"`` plus an
+error report; a rejection whose reason has no channel code is ``mapping``.
+
+The batch ends ``done`` in every case, with per-object failures (§7), rather than
+``fail`` when nothing succeeded (§4): ``fail`` would put every integration action
+back and hide which requests failed and why, while ``done`` marks them ``error``
+and — as their version is not advanced — they come back in ``updates/`` for the
+next run to retry. Counts are per request.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from service.channel.adapter import ChannelError, Fetched
+from service.channel.models import CancellationRequestDecision, ChannelCancellationRequest
+from service.flows.batch import BatchSession
+from service.flows.channel_feed import (
+    DEFAULT_REASON_ID,
+    channel_code_for,
+    conf_of,
+    drain_feed,
+    item_pks_for_line,
+    reason_id_for,
+    report_failure_once,
+)
+from service.flows.run import FlowRun
+from service.net.exchange import RawExchange
+from service.omnitron.client import CANCELLED_STATUSES
+from service.omnitron.models.batch import BatchObject, FailedReasonType
+from service.omnitron.models.cancellation import CancellationRequest, CancellationRequestCreate
+
+CONTENT_TYPE = "cancellationrequest"
+FETCH_COMMAND = "CreateCancellationRequest"
+UPDATE_COMMAND = "UpdateCancellationRequest"
+LABEL = "cancellation_request"
+# Omnitron request statuses and what the channel is told for them.
+APPROVED_STATUSES = frozenset({"approved", "completed"})
+REJECTED_STATUSES = frozenset({"rejected"})
+# A channel request still open; an empty status means the channel does not say.
+PENDING_CHANNEL_STATUSES = frozenset({"", "pending"})
+
+
+# -- channel → Omnitron -------------------------------------------------------------------
+
+
+def fetch_cancellation_requests(run: FlowRun) -> None:
+    """Create Omnitron cancellation requests for the channel's new ones since the cursor."""
+    session = run.open_batch()
+    drain_feed(
+        run,
+        run.channel.fetch_cancellation_requests,
+        label=LABEL,
+        command=FETCH_COMMAND,
+        handle=lambda request, fetched: _create(run, session, request, fetched),
+        subject_of=lambda fetched: fetched.remote_id or "?",
+    )
+
+
+def _create(
+    run: FlowRun,
+    session: BatchSession,
+    request: ChannelCancellationRequest,
+    fetched: Fetched[ChannelCancellationRequest],
+) -> None:
+    subject = request.remote_id
+    if request.status.lower() not in PENDING_CHANNEL_STATUSES:
+        run.tally.add(skipped=1)
+        run.ctx.event(
+            "cancellation_request.skipped",
+            subject,
+            f"Cancellation request {subject} is already {request.status} at the channel.",
+        )
+        return
+    existing = run.omnitron.object_ids_for_remote_id(CONTENT_TYPE, subject)
+    if existing:
+        run.tally.add(skipped=1)
+        message = f"Cancellation request {subject} is already in Omnitron ({sorted(existing)})."
+        run.ctx.event("cancellation_request.skipped", subject, message)
+        run.reporter.success(
+            command=FETCH_COMMAND,
+            subject=subject,
+            description=message,
+            content_type=CONTENT_TYPE,
+            object_id=min(existing),
+        )
+        return
+    item_pk = _open_item(run, request.order_item)
+    if item_pk is None:
+        _fetch_failed(
+            run,
+            fetched,
+            f"Cannot create cancellation request {subject} for line {request.order_item}"
+            f"{_of_order(request)}: no order item in Omnitron that is not already cancelled.",
+        )
+        return
+    reason = reason_id_for(conf_of(run), request.reason)
+    if reason is None:
+        reason = DEFAULT_REASON_ID
+    created = run.omnitron.create_cancellation_request(
+        CancellationRequestCreate(
+            order_item=item_pk,
+            reason=reason,
+            remote_id=subject,
+            description=request.description,
+            cancellation_type=request.cancellation_type,
+        )
+    )
+    # Declared at once: its integration action is what makes a re-fetch skip it.
+    session.commit(
+        [
+            BatchObject(
+                pk=created.pk,
+                version_date=created.modified_date,
+                content_type=CONTENT_TYPE,
+                remote_id=subject,
+            )
+        ]
+    )
+    run.tally.add(created=1)
+    message = (
+        f"Created cancellation request {created.pk} ({request.cancellation_type}, reason "
+        f"{reason}) for item {item_pk}, line {request.order_item}{_of_order(request)}."
+    )
+    run.ctx.event("cancellation_request.created", subject, message)
+    run.reporter.success(
+        command=FETCH_COMMAND,
+        subject=subject,
+        description=message,
+        content_type=CONTENT_TYPE,
+        object_id=created.pk,
+        modified_date=created.modified_date,
+    )
+
+
+def _of_order(request: ChannelCancellationRequest) -> str:
+    return f" of order {request.order_remote_id}" if request.order_remote_id else ""
+
+
+def _open_item(run: FlowRun, line_id: str) -> int | None:
+    """The line's first item that is not cancelled (the request covers the whole line)."""
+    for pk in item_pks_for_line(run, line_id):
+        if run.omnitron.get_order_item(pk).status not in CANCELLED_STATUSES:
+            return pk
+    return None
+
+
+def _fetch_failed(
+    run: FlowRun, fetched: Fetched[ChannelCancellationRequest], description: str
+) -> None:
+    subject = fetched.remote_id or "?"
+    run.tally.add(failed=1)
+    run.ctx.event("cancellation_request.failed", subject, description, logging.WARNING)
+    report_failure_once(
+        run,
+        command=FETCH_COMMAND,
+        subject=subject,
+        description=description,
+        raw=fetched.raw,
+        raw_payload=dict(fetched.payload),
+    )
+
+
+# -- Omnitron → channel -------------------------------------------------------------------
+
+
+def update_cancellation_requests(run: FlowRun) -> None:
+    """Send Omnitron's decisions on cancellation requests to the channel."""
+    session = run.open_batch()
+    updates = list(run.omnitron.list_cancellation_request_updates())
+    if not updates:
+        run.ctx.event("cancellation_request.none", "", "No cancellation request changed.")
+        return
+    request_ids = run.omnitron.remote_ids_for_objects(CONTENT_TYPE, [r.pk for r in updates])
+    item_ids = run.omnitron.remote_ids_for_objects(
+        "orderitem", [r.order_item for r in updates if r.order_item is not None]
+    )
+    session.commit(
+        BatchObject(
+            pk=request.pk,
+            version_date=request.modified_date,
+            content_type=CONTENT_TYPE,
+            remote_id=request_ids.get(request.pk) or request.remote_id,
+        )
+        for request in updates
+    )
+    conf = conf_of(run)
+    done = 0
+    try:
+        for request in updates:
+            run.ctx.check_cancelled()
+            run.ctx.progress(done, len(updates), f"cancellation request {request.pk}")
+            remote_id = request_ids.get(request.pk) or request.remote_id
+            line = item_ids.get(request.order_item) if request.order_item is not None else None
+            code = channel_code_for(conf, request.reason)
+            _send_decision(run, session, request, remote_id, line, code)
+            done += 1
+    except Exception:
+        # Committed but not sent (a stop, or a bug): done must not mark them synced,
+        # or their decisions would never reach the channel. As failures they come back.
+        for request in updates[done:]:
+            session.mark_failed(CONTENT_TYPE, request.pk, FailedReasonType.CHANNEL_APP)
+        run.ctx.event(
+            "cancellation_request.not_sent",
+            "",
+            f"{len(updates) - done} decision(s) not sent in this run; the next run sends them.",
+            logging.WARNING,
+        )
+        raise
+    run.ctx.progress(done, len(updates))
+
+
+def _send_decision(
+    run: FlowRun,
+    session: BatchSession,
+    request: CancellationRequest,
+    remote_id: str | None,
+    line: str | None,
+    reason_code: str,
+) -> None:
+    subject = remote_id or str(request.pk)
+    status = (request.status or "").lower()
+    what = f"cancellation request {request.pk} (channel {remote_id or '?'}, line {line or '?'})"
+    if status not in APPROVED_STATUSES | REJECTED_STATUSES:
+        run.tally.add(skipped=1)
+        run.ctx.event(
+            "cancellation_request.undecided",
+            subject,
+            f"{what.capitalize()} is {status or 'without a status'}: nothing to send.",
+        )
+        return
+    approved = status in APPROVED_STATUSES
+    if remote_id is None or (not approved and not reason_code):
+        cause = (
+            "it has no channel id"
+            if remote_id is None
+            else f"reason {request.reason} has no channel code in reason_mapping"
+        )
+        _decision_failed(
+            run,
+            session,
+            request,
+            subject,
+            FailedReasonType.MAPPING,
+            f"Cannot send {what}: {cause}.",
+        )
+        return
+    decision = CancellationRequestDecision(
+        remote_id=remote_id, approved=approved, reason=reason_code, note=request.description
+    )
+    try:
+        result = run.channel.update_cancellation_request(decision)
+    except ChannelError as exc:
+        _decision_failed(
+            run,
+            session,
+            request,
+            subject,
+            FailedReasonType.REMOTE,
+            f"The channel did not answer the decision on {what}: {exc.message}",
+            raw=exc.raw,
+        )
+        return
+    if result.status != "SUCCESS":
+        _decision_failed(
+            run,
+            session,
+            request,
+            subject,
+            FailedReasonType.REMOTE,
+            f"The channel refused the decision on {what}: {result.message or 'no reason given'}",
+            raw=result.raw,
+        )
+        return
+    session.set_remote_id(CONTENT_TYPE, request.pk, remote_id)
+    run.tally.add(updated=1)
+    message = f"Sent {'approval' if approved else 'rejection'} of {what} to the channel."
+    run.ctx.event("cancellation_request.decided", subject, message)
+    run.reporter.success(
+        command=UPDATE_COMMAND,
+        subject=subject,
+        description=message,
+        raw=result.raw,
+        content_type=CONTENT_TYPE,
+        object_id=request.pk,
+        modified_date=request.modified_date,
+    )
+
+
+def _decision_failed(
+    run: FlowRun,
+    session: BatchSession,
+    request: CancellationRequest,
+    subject: str,
+    reason: FailedReasonType,
+    description: str,
+    raw: RawExchange | None = None,
+) -> None:
+    session.mark_failed(CONTENT_TYPE, request.pk, reason)
+    run.tally.add(failed=1)
+    run.ctx.event("cancellation_request.decision_failed", subject, description, logging.WARNING)
+    report_failure_once(
+        run,
+        command=UPDATE_COMMAND,
+        side="channel",
+        subject=subject,
+        description=description,
+        raw=raw,
+        content_type=CONTENT_TYPE,
+        object_id=request.pk,
+    )

@@ -1,0 +1,226 @@
+"""What the flows that read a channel feed share: the cursor loop, lookups, reports.
+
+Cancellations, line updates and cancellation requests arrive as channel listings
+read from a stored cursor (OMNITRON_API.md §4). :func:`drain_feed` runs one such
+listing: it checks for a stop between records, reports progress, turns unreadable
+records and record-level Omnitron refusals into error reports, and moves the cursor
+only past records it has handled. The adapter's ``since`` is inclusive, so the last
+handled record comes again next run: every handler must be idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from service.channel.adapter import Fetched
+from service.flows.batch import BatchSession
+from service.flows.reporting import BATCH_MODEL, Side
+from service.flows.run import FlowRun
+from service.omnitron.errors import (
+    BatchTransitionRefused,
+    OmnitronBadRequest,
+    OmnitronConflict,
+    OmnitronError,
+    OmnitronMultipleFound,
+    OmnitronNotFound,
+    OmnitronResponseInvalid,
+)
+from service.omnitron.models.batch import BatchObject
+from service.omnitron.models.channel import ChannelConf
+
+T = TypeVar("T")
+
+# The reference's fallback when neither the mapping nor the channel conf names a reason.
+DEFAULT_REASON_ID = 10
+# Objects declared per commit PATCH: fewer round trips, bounded request bodies.
+COMMIT_CHUNK = 50
+
+
+class FeedCursor:
+    """The fetch position of one flow, persisted in the store as ISO 8601 text."""
+
+    def __init__(self, run: FlowRun) -> None:
+        self._run = run
+        self.since = _as_time(run.store.get_cursor(run.flow.value))
+        self._latest = self.since
+        self._moved = False
+
+    def advance(self, moment: datetime | None) -> None:
+        """Remember that every record up to ``moment`` has been handled."""
+        if moment is None:
+            return
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        if self._latest is None or moment > self._latest:
+            self._latest = moment
+            self._moved = True
+
+    def save(self) -> None:
+        """Persist the position reached (nothing to do when it did not move)."""
+        if self._moved and self._latest is not None:
+            self._run.store.set_cursor(self._run.flow.value, self._latest.isoformat())
+            self._moved = False
+
+
+def _as_time(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class CommitBuffer:
+    """Objects waiting to be declared on the run's batch, committed in chunks."""
+
+    def __init__(self, session: BatchSession) -> None:
+        self._session = session
+        self._pending: list[BatchObject] = []
+
+    def add(self, objects: Iterable[BatchObject]) -> None:
+        """Queue objects; a full chunk is committed at once."""
+        self._pending.extend(objects)
+        if len(self._pending) >= COMMIT_CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit everything queued."""
+        if self._pending:
+            pending, self._pending = self._pending, []
+            self._session.commit(pending)
+
+
+def is_record_failure(exc: OmnitronError) -> bool:
+    """Whether Omnitron refused this one record (go on) rather than became unusable (stop)."""
+    if isinstance(exc, BatchTransitionRefused):
+        return False  # the run's batch itself is refused: nothing else can be recorded
+    return isinstance(
+        exc,
+        OmnitronBadRequest
+        | OmnitronNotFound
+        | OmnitronConflict
+        | OmnitronMultipleFound
+        | OmnitronResponseInvalid,
+    )
+
+
+def report_failure_once(
+    run: FlowRun,
+    *,
+    command: str,
+    subject: str,
+    description: str,
+    side: Side = "omnitron",
+    raw: Any = None,
+    raw_payload: Any = None,
+    content_type: str = BATCH_MODEL,
+    object_id: int | None = None,
+) -> int:
+    """Report a failure, unless the same one is already open: then it is only touched.
+
+    Re-fetching (the cursor is inclusive) meets the same broken record again; the
+    operator should see one report that keeps being seen, not a new one per run.
+    """
+    existing = run.store.find_open_report(run.flow.value, subject, description)
+    if existing is not None:
+        run.store.touch_report(existing.id)
+        run.ctx.event("report.repeated", subject, description, logging.WARNING)
+        return int(existing.id)
+    return run.reporter.failure(
+        command=command,
+        side=side,
+        subject=subject,
+        description=description,
+        raw=raw,
+        raw_payload=raw_payload,
+        content_type=content_type,
+        object_id=object_id,
+    )
+
+
+def drain_feed(
+    run: FlowRun,
+    feed: Callable[[datetime | None], Iterator[Fetched[T]]],
+    *,
+    label: str,
+    command: str,
+    handle: Callable[[T, Fetched[T]], None],
+    subject_of: Callable[[Fetched[T]], str],
+) -> None:
+    """Run ``handle`` on every record of a channel listing, from the stored cursor on.
+
+    Unreadable records and Omnitron's refusal of one record become error reports and
+    count as failed; a stop request, a channel or an Omnitron outage end the loop,
+    and the cursor is saved up to the last record handled either way.
+    """
+    cursor = FeedCursor(run)
+    noun = label.replace("_", " ")
+    done = 0
+    try:
+        for fetched in feed(cursor.since):
+            run.ctx.check_cancelled()
+            subject = subject_of(fetched)
+            run.ctx.progress(done, None, f"{label} {subject}")
+            if fetched.item is None:
+                run.tally.add(failed=1)
+                run.ctx.event(f"{label}.unreadable", subject, fetched.error, logging.WARNING)
+                report_failure_once(
+                    run,
+                    command=command,
+                    side="channel",
+                    subject=subject,
+                    description=f"Unreadable {noun} from the channel: {fetched.error}",
+                    raw=fetched.raw,
+                )
+            else:
+                try:
+                    handle(fetched.item, fetched)
+                except OmnitronError as exc:
+                    if not is_record_failure(exc):
+                        raise
+                    run.tally.add(failed=1)
+                    run.ctx.event(f"{label}.failed", subject, str(exc), logging.WARNING)
+                    report_failure_once(
+                        run,
+                        command=command,
+                        subject=subject,
+                        description=f"{noun} {subject}: Omnitron refused it: {exc.message}",
+                        raw=exc.exchange,
+                        raw_payload=None if exc.exchange else dict(fetched.payload),
+                    )
+            cursor.advance(fetched.cursor)
+            done += 1
+            run.ctx.progress(done, None, f"{label} {subject}")
+    finally:
+        cursor.save()
+
+
+def item_pks_for_line(run: FlowRun, line_id: str) -> list[int]:
+    """Omnitron order items of a channel line (set (c)): one per unit, in pk order."""
+    return sorted(set(run.omnitron.object_ids_for_remote_id("orderitem", line_id)))
+
+
+def reason_id_for(conf: ChannelConf, code: str, *, default: int | None = None) -> int | None:
+    """The Omnitron reason for a channel reason code, else the conf's fallback, else ``default``."""
+    mapping: Mapping[str, int] = conf.reason_mapping
+    if code and code in mapping:
+        return int(mapping[code])
+    if conf.cancellation_reason_id is not None:
+        return int(conf.cancellation_reason_id)
+    return default
+
+
+def channel_code_for(conf: ChannelConf, reason_id: int | None) -> str:
+    """The channel's code of an Omnitron reason (first match of the mapping), or ``""``."""
+    if reason_id is None:
+        return ""
+    return next((code for code, rid in conf.reason_mapping.items() if int(rid) == reason_id), "")
+
+
+def conf_of(run: FlowRun) -> ChannelConf:
+    """The channel settings read at the start of the run."""
+    return run.channel_info.conf if run.channel_info is not None else ChannelConf()
