@@ -1,23 +1,218 @@
-"""Command-line interface: dispatches ``python main.py COMMAND`` to its handler."""
+"""Command-line interface: dispatches ``python main.py COMMAND`` to its handler.
+
+Exit codes: 0 done (a run with per-order failures is done), 1 a run could not run
+(Omnitron unreachable, login refused, ...), 2 bad usage, profile or configuration,
+130 interrupted with Ctrl-C.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+from service.cli_output import (
+    BarAwareHandler,
+    Column,
+    ProgressBar,
+    dump_json,
+    render_table,
+    result_json,
+    result_text,
+)
+from service.config import SANDBOX, Profile, ProfileError, Secrets, config_path, load_profile
+from service.connect import Locations, connect, default_data_dir, open_store
+from service.flows.context import RunContext
+from service.flows.names import Flow
+from service.flows.result import FlowResult, RunOutcome
+from service.flows.run import FlowOptions
+from service.omnitron.models.batch import BatchStatus
 from service.sandbox.launcher import Sandbox, SandboxOptions
+from service.store import BatchMirror, ErrorQuery, RunRecord, StoredErrorReport
+
+ENV_DATA_DIR = "CHANNELDESK_DATA_DIR"
+ENV_CONFIG = "CHANNELDESK_CONFIG"
+
+FLOW_NAMES = [flow.value for flow in Flow]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Interrupted(Exception):
+    """Ctrl-C stopped a run; the run itself ended cooperatively."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
+    # The global options are accepted before and after the command name; SUPPRESS
+    # keeps a subcommand's unset option from overwriting one given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        dest="data_root",
+        type=Path,
+        default=argparse.SUPPRESS,
+        metavar="DIR",
+        help=f"local stores and sandbox state (env {ENV_DATA_DIR}; default: user data dir)",
+    )
+    common.add_argument(
+        "--config",
+        dest="config_file",
+        type=Path,
+        default=argparse.SUPPRESS,
+        metavar="FILE",
+        help=f"profiles file (env {ENV_CONFIG}; default: {config_path()})",
+    )
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
+        help="log run events to stderr (-vv: also HTTP requests and debug detail)",
+    )
     parser = argparse.ArgumentParser(
         prog="main.py",
         description="ChannelDesk: order flows between a sales channel and Akinon Omnitron.",
+        parents=[common],
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_run(commands, common)
+    _add_runs(commands, common)
+    _add_batches(commands, common)
+    _add_errors(commands, common)
+    _add_sandbox(commands)
+    return parser
 
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen command; returns the process exit code.
+
+    ``environ`` (default: the process environment) supplies ``CHANNELDESK_DATA_DIR``
+    and ``CHANNELDESK_CONFIG``; nothing below this function reads the environment
+    except profile secrets.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    args.environ = os.environ if environ is None else environ
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        # Ctrl-C before a run started (e.g. while the sandbox was starting).
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of stdout went away (``| head``); silence the flush at exit too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+
+
+# -- parsers -------------------------------------------------------------------------
+
+
+def _profile_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--profile",
+        default=SANDBOX,
+        metavar="NAME",
+        help=f"profile to use (default: {SANDBOX}, the built-in simulators)",
+    )
+
+
+def _json_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--json", action="store_true", help=help_text)
+
+
+def _add_run(commands: Any, common: argparse.ArgumentParser) -> None:
+    run = commands.add_parser(
+        "run",
+        parents=[common],
+        help="run one flow headless and print what it did",
+        description="Run one flow to its end and print what it did. The sandbox profile "
+        "starts both simulators in-process; their state persists in the data directory.",
+    )
+    run.add_argument(
+        "flow",
+        choices=FLOW_NAMES,
+        metavar="FLOW",
+        help="one of: " + ", ".join(FLOW_NAMES),
+    )
+    _profile_option(run)
+    mode = run.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--sync", dest="is_sync", action="store_true", default=None, help="send updates one by one"
+    )
+    mode.add_argument(
+        "--async", dest="is_sync", action="store_false", help="send updates as a remote batch"
+    )
+    run.add_argument(
+        "--with-items", action="store_true", help="include order items in order updates"
+    )
+    run.add_argument(
+        "--no-success-log",
+        action="store_true",
+        help="report failures only (default: the profile's is_success_log)",
+    )
+    _json_option(run, "print one JSON object with the run's result on stdout")
+    run.set_defaults(handler=_run_flow)
+
+
+def _add_runs(commands: Any, common: argparse.ArgumentParser) -> None:
+    runs = commands.add_parser("runs", parents=[common], help="list recorded runs, newest first")
+    _profile_option(runs)
+    runs.add_argument("--flow", choices=FLOW_NAMES, metavar="FLOW", help="only this flow")
+    runs.add_argument("--limit", type=_positive, default=20, metavar="N", help="default 20")
+    _json_option(runs, "print a JSON array")
+    runs.set_defaults(handler=_list_runs)
+
+
+def _add_batches(commands: Any, common: argparse.ArgumentParser) -> None:
+    batches = commands.add_parser(
+        "batches", parents=[common], help="list batch requests, newest first"
+    )
+    _profile_option(batches)
+    batches.add_argument(
+        "--status",
+        dest="statuses",
+        action="append",
+        choices=[status.value for status in BatchStatus],
+        metavar="S",
+        help="only this status (repeatable): " + ", ".join(status.value for status in BatchStatus),
+    )
+    batches.add_argument("--flow", choices=FLOW_NAMES, metavar="FLOW", help="only this flow")
+    batches.add_argument("--limit", type=_positive, default=50, metavar="N", help="default 50")
+    _json_option(batches, "print a JSON array")
+    batches.set_defaults(handler=_list_batches)
+
+
+def _add_errors(commands: Any, common: argparse.ArgumentParser) -> None:
+    errors = commands.add_parser(
+        "errors", parents=[common], help="list error reports, newest first"
+    )
+    _profile_option(errors)
+    errors.add_argument(
+        "--search", metavar="TEXT", help="words in code, description or the raw request/response"
+    )
+    errors.add_argument(
+        "--status", choices=["ok", "fail"], help="ok: success reports, fail: failures"
+    )
+    errors.add_argument("--flow", choices=FLOW_NAMES, metavar="FLOW", help="only this flow")
+    errors.add_argument("--run", dest="run_id", type=_positive, metavar="ID", help="only this run")
+    errors.add_argument("--limit", type=_positive, default=50, metavar="N", help="default 50")
+    _json_option(errors, "print a JSON array (with the raw request and response)")
+    errors.set_defaults(handler=_list_errors)
+
+
+def _add_sandbox(commands: Any) -> None:
     sandbox = commands.add_parser(
         "sandbox",
         help="serve the Omnitron and marketplace simulators on 127.0.0.1 until Ctrl-C",
@@ -39,17 +234,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--error-rate", type=_share, default=0.0, metavar="R", help="share of requests failing 5xx"
     )
     sandbox.set_defaults(handler=_run_sandbox)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` and run the chosen command; returns the process exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
-    return args.handler(args)
 
 
 def _share(text: str) -> float:
@@ -57,6 +241,289 @@ def _share(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
     return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+# -- shared plumbing -----------------------------------------------------------------
+
+
+def _locations(args: argparse.Namespace) -> Locations:
+    """Option, then environment variable, then the platform default."""
+    env: Mapping[str, str] = args.environ
+    data_dir = getattr(args, "data_root", None) or _env_path(env, ENV_DATA_DIR)
+    config_file = getattr(args, "config_file", None) or _env_path(env, ENV_CONFIG)
+    return Locations(
+        data_dir=(data_dir or default_data_dir()).expanduser(),
+        config_file=(config_file or config_path()).expanduser(),
+    )
+
+
+def _env_path(env: Mapping[str, str], name: str) -> Path | None:
+    value = env.get(name, "").strip()
+    return Path(value) if value else None
+
+
+def _load_profile(args: argparse.Namespace, locations: Locations) -> Profile:
+    return load_profile(args.profile, path=locations.config_file)
+
+
+def _error(message: str) -> None:
+    """One line on stderr; messages from deeper layers are folded onto it."""
+    print("error: " + " ".join(message.split()), file=sys.stderr, flush=True)
+
+
+def _configure_logging(verbosity: int) -> BarAwareHandler:
+    """Log to stderr: errors only by default, run events with -v, everything with -vv."""
+    handler = BarAwareHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    level = {0: logging.ERROR, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    root.setLevel(level)
+    # One line per HTTP request drowns the run's own events; only -vv shows them.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
+    return handler
+
+
+# -- run -----------------------------------------------------------------------------
+
+
+def _run_flow(args: argparse.Namespace) -> int:
+    handler = _configure_logging(getattr(args, "verbose", 0) or 0)
+    locations = _locations(args)
+    flow = Flow(args.flow)
+    try:
+        profile = _load_profile(args, locations)
+    except ProfileError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+
+    options = FlowOptions(
+        is_success_log=profile.is_success_log and not args.no_success_log,
+        is_sync=True if args.is_sync is None else args.is_sync,
+        add_order_items=args.with_items,
+        workers=profile.workers,
+    )
+    bar = ProgressBar(sys.stderr, flow.value) if sys.stderr.isatty() else None
+    ctx = RunContext()
+    if bar is not None:
+        ctx.on_progress = bar.update
+        handler.bar = bar
+    interrupted = False
+    try:
+        with connect(profile, locations, secrets=Secrets(env=args.environ)) as connection:
+            service = connection.order_service()
+            try:
+                result = _run_interruptibly(
+                    lambda: service.run(flow, options, ctx), ctx, notice=_noticer(bar)
+                )
+            except _Interrupted as stop:
+                interrupted = True
+                result = stop.args[0]
+    except ProfileError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except OSError as exc:
+        # The sandbox could not bind a port or write its state, the store its file.
+        _error(f"{flow.value} could not start: {exc}")
+        return EXIT_FAILED
+    finally:
+        if bar is not None:
+            bar.close()
+            handler.bar = None
+    return _report_result(result, profile, args.json, interrupted=interrupted)
+
+
+def _noticer(bar: ProgressBar | None) -> Callable[[str], None]:
+    """Print a line for the operator on stderr, above the progress bar if there is one."""
+    if bar is not None:
+        return bar.write_line
+    return lambda text: print(text, file=sys.stderr, flush=True)
+
+
+def _run_interruptibly(
+    run: Callable[[], FlowResult], ctx: RunContext, *, notice: Callable[[str], None]
+) -> FlowResult:
+    """Run in a worker thread so Ctrl-C reaches this one and can cancel cooperatively.
+
+    The first Ctrl-C asks the flow to stop at its next safe point and waits for it
+    (then :class:`_Interrupted` carries the result); a second one quits at once and
+    leaves open batches for the next run to recover.
+    """
+    outcome: dict[str, Any] = {}
+    finished = threading.Event()
+
+    def target() -> None:
+        try:
+            outcome["result"] = run()
+        except BaseException as exc:  # handed to the main thread, re-raised there
+            outcome["error"] = exc
+        finally:
+            finished.set()
+
+    threading.Thread(target=target, name="flow-run", daemon=True).start()
+    interrupted = False
+    # An Event, not Thread.join: in Python 3.11 a Ctrl-C landing inside join() can
+    # mark a still-running thread as stopped, and we would close its store under it.
+    while not finished.is_set():
+        try:
+            finished.wait(0.2)
+        except KeyboardInterrupt:
+            if interrupted:
+                _error("interrupted again: quitting without waiting for the run to stop")
+                os._exit(EXIT_INTERRUPTED)
+            interrupted = True
+            ctx.cancel.cancel()
+            notice("Stopping at the next safe point (Ctrl-C again quits at once).")
+    if "error" in outcome:
+        raise outcome["error"]
+    if interrupted:
+        raise _Interrupted(outcome["result"])
+    return outcome["result"]
+
+
+def _report_result(
+    result: FlowResult, profile: Profile, as_json: bool, *, interrupted: bool
+) -> int:
+    if as_json:
+        dump_json(result_json(result, profile.name), sys.stdout)
+    if result.outcome is RunOutcome.FAILED:
+        _error(f"{result.flow.value} failed: {result.message or 'no reason given'}")
+        return EXIT_INTERRUPTED if interrupted else EXIT_FAILED
+    if not as_json:
+        print("\n".join(result_text(result, profile.name)), flush=True)
+    if interrupted or result.outcome is RunOutcome.CANCELLED:
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+# -- listings ------------------------------------------------------------------------
+
+
+def _listing(
+    args: argparse.Namespace,
+    fetch: Callable[[Any], list[Any]],
+    columns: list[Column],
+    as_json: Callable[[Any], dict[str, Any]],
+) -> int:
+    """Open the profile's store, fetch rows, print them as a table or a JSON array."""
+    _configure_logging(getattr(args, "verbose", 0) or 0)
+    locations = _locations(args)
+    try:
+        profile = _load_profile(args, locations)
+    except ProfileError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    try:
+        with open_store(profile, locations) as store:
+            rows = fetch(store)
+    except OSError as exc:
+        _error(f"cannot open the store of profile {profile.name!r}: {exc}")
+        return EXIT_FAILED
+    if args.json:
+        dump_json([as_json(row) for row in rows], sys.stdout)
+    else:
+        print(render_table(columns, rows), flush=True)
+    return EXIT_OK
+
+
+RUN_COLUMNS = [
+    Column("ID", lambda r: r.id, right=True),
+    Column("FLOW", lambda r: r.flow),
+    Column("STARTED", lambda r: r.started_at),
+    Column("OUTCOME", lambda r: r.outcome),
+    Column("CREATED", lambda r: r.created, right=True),
+    Column("UPDATED", lambda r: r.updated, right=True),
+    Column("SKIPPED", lambda r: r.skipped, right=True),
+    Column("FAILED", lambda r: r.failed, right=True),
+    Column("ERRORS", lambda r: r.error_count, right=True),
+    Column("SECONDS", lambda r: r.duration_s, right=True),
+    Column("MESSAGE", lambda r: r.message, max_width=60),
+]
+
+BATCH_COLUMNS = [
+    Column("PK", lambda b: b.pk, right=True),
+    Column("LOCAL ID", lambda b: b.local_batch_id),
+    Column("STATUS", lambda b: b.status),
+    Column("TYPE", lambda b: b.content_type),
+    Column("FLOW", lambda b: b.flow),
+    Column("RUN", lambda b: b.run_id, right=True),
+    Column("OBJECTS", lambda b: b.object_count, right=True),
+    Column("FAILED", lambda b: b.failed_count, right=True),
+    Column("CREATED", lambda b: b.created_at),
+    Column("CHANGED", lambda b: b.last_transition_at),
+]
+
+ERROR_COLUMNS = [
+    Column("ID", lambda e: e.id, right=True),
+    Column("CREATED", lambda e: e.created_at),
+    Column("OK", lambda e: "ok" if e.is_ok else "fail"),
+    Column("FLOW", lambda e: e.flow),
+    Column("RUN", lambda e: e.run_id, right=True),
+    Column("SEEN", lambda e: e.attempts, right=True),
+    Column("SUBJECT", lambda e: e.subject, max_width=24),
+    Column("DESCRIPTION", lambda e: e.description, max_width=90),
+]
+
+
+def _run_json(run: RunRecord) -> dict[str, Any]:
+    return run.model_dump(mode="json")
+
+
+def _batch_json(batch: BatchMirror) -> dict[str, Any]:
+    # Objects can run to thousands; the listing carries their counts.
+    data = batch.model_dump(mode="json", exclude={"objects"})
+    data["object_count"] = batch.object_count
+    data["failed_count"] = batch.failed_count
+    return data
+
+
+def _error_json(report: StoredErrorReport) -> dict[str, Any]:
+    return report.model_dump(mode="json")
+
+
+def _list_runs(args: argparse.Namespace) -> int:
+    flow = args.flow
+    return _listing(
+        args, lambda store: store.list_runs(flow=flow, limit=args.limit), RUN_COLUMNS, _run_json
+    )
+
+
+def _list_batches(args: argparse.Namespace) -> int:
+    def fetch(store: Any) -> list[BatchMirror]:
+        return store.list_batches(
+            statuses=args.statuses or None,
+            flow=args.flow,
+            limit=args.limit,
+        )
+
+    return _listing(args, fetch, BATCH_COLUMNS, _batch_json)
+
+
+def _list_errors(args: argparse.Namespace) -> int:
+    query = ErrorQuery(
+        text=args.search or None,
+        is_ok=None if args.status is None else args.status == "ok",
+        flow=args.flow,
+        run_id=args.run_id,
+        limit=args.limit,
+    )
+    return _listing(
+        args, lambda store: store.search_error_reports(query), ERROR_COLUMNS, _error_json
+    )
+
+
+# -- sandbox -------------------------------------------------------------------------
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
@@ -82,4 +549,4 @@ def _run_sandbox(args: argparse.Namespace) -> int:
             threading.Event().wait()
         except KeyboardInterrupt:
             print("Stopping.", flush=True)
-    return 0
+    return EXIT_OK
