@@ -64,12 +64,15 @@ class BatchSession:
         flow: Flow,
         run_id: int,
         batch: BatchRequest,
+        owned: bool = True,
     ) -> None:
+        """Wrap ``batch``; ``owned=False`` adopts a batch an earlier run opened."""
         self._omnitron = omnitron
         self._store = store
         self._ctx = ctx
         self._flow = flow
         self._run_id = run_id
+        self._owned = owned
         self._lock = threading.RLock()
         # A batch opened by an earlier run (check-batches) keeps the objects it declared.
         self._objects: dict[ObjectKey, BatchObject] = {
@@ -90,8 +93,11 @@ class BatchSession:
     ) -> BatchSession:
         """Create a batch request in Omnitron (status ``initialized``)."""
         batch = omnitron.create_batch_request()
+        # Recorded before anything else happens, so an interrupted run's batch is known
+        # to the next run, which finishes it.
+        session = cls(omnitron, store, ctx, flow=flow, run_id=run_id, batch=batch)
         ctx.event("batch.opened", str(batch.pk), f"Opened batch request {batch.pk}.")
-        return cls(omnitron, store, ctx, flow=flow, run_id=run_id, batch=batch)
+        return session
 
     @property
     def local_batch_id(self) -> str:
@@ -205,4 +211,11 @@ class BatchSession:
         )
 
     def _record(self, batch: BatchRequest, note: str = "") -> None:
-        self._store.record_batch(mirror_of(batch, flow=self._flow, run_id=self._run_id), note=note)
+        if self._owned:
+            mirror = mirror_of(batch, flow=self._flow, run_id=self._run_id)
+        else:
+            # An adopted batch stays filed under the run that opened it; the event
+            # note says which run moved it.
+            mirror = mirror_of(batch, flow=None, run_id=None)
+            note = note or f"by {self._flow.value} run {self._run_id}"
+        self._store.record_batch(mirror, note=note)

@@ -84,7 +84,13 @@ def check_batches(run: FlowRun) -> None:
 
 def _check(run: FlowRun, batch: BatchRequest) -> None:
     session = BatchSession(
-        run.omnitron, run.store, run.ctx, flow=run.flow, run_id=run.run_id, batch=batch
+        run.omnitron,
+        run.store,
+        run.ctx,
+        flow=run.flow,
+        run_id=run.run_id,
+        batch=batch,
+        owned=False,
     )
     run.batches.append(session)
     run.reporter.use_batch(batch.pk, batch.local_batch_id)

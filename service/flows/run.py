@@ -185,17 +185,21 @@ def _recover_open_batches(run: FlowRun) -> None:
     that declared nothing ends ``fail``. Batches waiting on the channel are left to
     check-batches.
     """
-    for mirror in run.store.open_batches(run.flow.content_type):
-        if mirror.status in AWAITING_CHANNEL:
-            continue
-        if mirror.flow is not None and mirror.flow != run.flow.value:
-            # Another flow of the same content type may be running right now (one
-            # flow of a kind at a time, not one content type): its batch is live.
+    for mirror in run.store.open_batches():
+        # Only this flow's own batches: another flow of the same content type may be
+        # running right now (one flow of a kind at a time), and its batch is live. A
+        # batch that never committed has no content type yet, so match on the flow.
+        if mirror.status in AWAITING_CHANNEL or mirror.flow != run.flow.value:
             continue
         batch = run.omnitron.get_batch_request(mirror.pk)
         if not batch.status.is_final and batch.status.value not in AWAITING_CHANNEL:
             status = BatchStatus.DONE if batch.objects else BatchStatus.FAIL
-            batch = run.omnitron.update_batch_request(batch.pk, status, objects=batch.objects)
+            batch = run.omnitron.update_batch_request(
+                batch.pk,
+                status,
+                objects=batch.objects,
+                content_type=None if batch.content_type else run.flow.content_type,
+            )
             run.ctx.event(
                 "batch.recovered",
                 str(batch.pk),

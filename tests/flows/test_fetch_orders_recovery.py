@@ -78,6 +78,25 @@ def test_crash_after_commit_and_between_create_and_commit(
     assert all(not b.is_open for b in env.store.list_batches())
 
 
+def test_crash_before_anything_was_committed_leaves_no_batch_open(
+    make_env: Callable[..., FlowEnv],
+) -> None:
+    env = make_env(orders=5, marketplace=QUIET, workers=1)
+    api = env.api()
+
+    with pytest.raises(Crash):
+        run_fetch(env, RunContext(on_event=At("batch.opened", 1, crash)))
+    (orphan,) = open_batches(api)
+    assert orphan.status.value == "initialized"
+
+    result = run_fetch(env)
+
+    assert result.outcome is RunOutcome.COMPLETED, result.message
+    assert api.get_batch_request(orphan.pk).status.value == "fail"
+    assert open_batches(api) == []
+    assert_each_once_and_linked(api, good_orders(env))
+
+
 def test_omnitron_unreachable_mid_run_then_recovered(make_env: Callable[..., FlowEnv]) -> None:
     env = make_env(
         orders=30,
