@@ -157,12 +157,16 @@ class ChannelCancel(ChannelModel):
     forced_refund_amount: Decimal | None = None
     created_at: datetime | None = None
 
-    @model_validator(mode="after")
-    def _reasons_within_items(self) -> ChannelCancel:
-        stray = set(self.reasons) - set(self.cancel_items)
-        if stray:
-            raise ValueError(f"reasons given for lines not cancelled: {sorted(stray)}")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _reasons_within_items(cls, data: Any) -> Any:
+        # A reason for a line that is not cancelled says nothing about this cancel;
+        # drop it rather than refuse the cancel (the raw payload keeps it).
+        if isinstance(data, dict) and isinstance(data.get("reasons"), dict):
+            items = {str(item) for item in data.get("cancel_items") or ()}
+            reasons = {k: v for k, v in data["reasons"].items() if str(k) in items}
+            data = {**data, "reasons": reasons}
+        return data
 
 
 class ChannelLineUpdate(ChannelModel):
