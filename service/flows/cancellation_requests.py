@@ -105,6 +105,10 @@ def _create(
             object_id=min(existing),
         )
         return
+    if (orphan := run.omnitron.find_cancellation_request(subject)) is not None:
+        # Created by a run that stopped before declaring it: link it, never POST twice.
+        _link(run, session, orphan)
+        return
     item_pk = _open_item(run, request.order_item)
     if item_pk is None:
         _fetch_failed(
@@ -126,6 +130,28 @@ def _create(
             cancellation_type=request.cancellation_type,
         )
     )
+    # Before the commit declares it: the window a crash-safe rerun must cover.
+    run.ctx.event("cancellation_request.posted", subject, f"Posted cancellation request {subject}.")
+    message = (
+        f"Created cancellation request {created.pk} ({request.cancellation_type}, reason "
+        f"{reason}) for item {item_pk}, line {request.order_item}{_of_order(request)}."
+    )
+    _declare(run, session, created, "cancellation_request.created", message)
+
+
+def _link(run: FlowRun, session: BatchSession, orphan: CancellationRequest) -> None:
+    """Declare a request an interrupted run created but never declared."""
+    message = (
+        f"Cancellation request {orphan.remote_id} was already created in Omnitron "
+        f"({orphan.pk}) by a run that stopped before recording it; linked it."
+    )
+    _declare(run, session, orphan, "cancellation_request.linked", message)
+
+
+def _declare(
+    run: FlowRun, session: BatchSession, created: CancellationRequest, kind: str, message: str
+) -> None:
+    subject = created.remote_id or ""
     # Declared at once: its integration action is what makes a re-fetch skip it.
     session.commit(
         [
@@ -138,11 +164,7 @@ def _create(
         ]
     )
     run.tally.add(created=1)
-    message = (
-        f"Created cancellation request {created.pk} ({request.cancellation_type}, reason "
-        f"{reason}) for item {item_pk}, line {request.order_item}{_of_order(request)}."
-    )
-    run.ctx.event("cancellation_request.created", subject, message)
+    run.ctx.event(kind, subject, message)
     run.reporter.success(
         command=FETCH_COMMAND,
         subject=subject,

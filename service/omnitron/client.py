@@ -477,12 +477,33 @@ class OmnitronClient(OmnitronSession):
     def create_cancellation_request(
         self, request: CancellationRequestCreate
     ) -> CancellationRequest:
-        """Create a cancellation (or refund) request for an order item."""
-        return self.call_model(
+        """Create a cancellation (or refund) request for an order item — never twice.
+
+        When the POST's outcome is unknown, the request is looked up by its channel id
+        (``remote_id``) before it is sent again.
+        """
+        remote_id = request.remote_id
+
+        def landed() -> CancellationRequest | None:
+            return self.find_cancellation_request(remote_id) if remote_id else None
+
+        return self.write_checked(
+            lambda: self.call_model(
+                CancellationRequest,
+                "POST",
+                self.channel_path("cancellation_requests/"),
+                json=request.to_json(),
+            ),
+            landed,
+            f"cancellation request {remote_id or '(no remote id)'}",
+        )
+
+    def find_cancellation_request(self, remote_id: str) -> CancellationRequest | None:
+        """The cancellation request carrying the channel's id ``remote_id``, if any."""
+        return self._exactly_one(
             CancellationRequest,
-            "POST",
             self.channel_path("cancellation_requests/"),
-            json=request.to_json(),
+            {"remote_id": remote_id},
         )
 
     def list_cancellation_request_updates(self, limit: int = 50) -> Iterator[CancellationRequest]:

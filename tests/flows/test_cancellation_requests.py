@@ -204,3 +204,36 @@ def test_a_stopped_run_leaves_unsent_decisions_for_the_next(
 
     assert (rest.outcome, rest.updated, rest.failed) == ("completed", 1, 0), rest
     assert all(market_request(synced, r["id"])["status"] == "approved" for r in asked)
+
+
+class Crash(BaseException):
+    """Stands in for the process being killed."""
+
+
+def test_a_request_created_before_a_crash_is_linked_not_posted_again(
+    synced: FlowEnv, api: OmnitronApi
+) -> None:
+    (order_id,) = order_ids(synced)[:1]
+    asked = ask_to_cancel(synced, order_id)
+    # Omnitron answered the POST, then the process died before the commit declared it.
+
+    def die_after_post(event: FlowEvent) -> None:
+        if event.kind == "cancellation_request.posted":
+            raise Crash
+
+    with pytest.raises(Crash):
+        synced.service.fetch_and_create_cancellation_requests(
+            ctx=RunContext(on_event=die_after_post)
+        )
+    synced.omnitron.control.post("stats/reset")
+
+    rerun = synced.service.fetch_and_create_cancellation_requests()
+
+    assert (rerun.outcome, rerun.created) == ("completed", 1), rerun
+    assert posts(synced) == 0
+    row = omnitron_request(api, asked["id"])  # exactly one, else `one` raises
+    actions = api.all_pages(
+        api.ch("integration_actions/"),
+        {"content_type_name": "cancellationrequest", "remote_id__exact": str(asked["id"])},
+    )
+    assert [int(a["object_id"]) for a in actions] == [row["pk"]]
