@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -112,7 +112,7 @@ def connect(
         sandbox: Sandbox | None = None
         if profile.sandbox:
             options = sandbox_options or SandboxOptions()
-            sandbox = Sandbox(_with_data_dir(options, locations.sandbox_dir(profile)))
+            sandbox = Sandbox(replace(options, data_dir=locations.sandbox_dir(profile)))
             sandbox.start()
             stack.callback(sandbox.stop)
             omnitron_settings = _sandbox_omnitron_settings(sandbox, overrides)
@@ -140,18 +140,6 @@ def connect(
         omnitron = stack.enter_context(OmnitronClient(omnitron_settings))
         store = stack.enter_context(open_store(profile, locations))
         yield Connection(profile, omnitron, channel, store, sandbox)
-
-
-def _with_data_dir(options: SandboxOptions, data_dir: Path) -> SandboxOptions:
-    return SandboxOptions(
-        omnitron_port=options.omnitron_port,
-        channel_port=options.channel_port,
-        data_dir=data_dir,
-        seed=options.seed,
-        orders=options.orders,
-        latency_ms=options.latency_ms,
-        error_rate=options.error_rate,
-    )
 
 
 def _sandbox_omnitron_settings(sandbox: Sandbox, overrides: dict[str, Any]) -> OmnitronSettings:
