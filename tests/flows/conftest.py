@@ -16,6 +16,7 @@ from service.omnitron.settings import OmnitronSettings
 from service.order_service import OrderService
 from service.store import Store
 from tests.conftest import RunningMarketplace, RunningOmnitron
+from tests.sandbox.omnitron_api import OmnitronApi
 
 
 @dataclass
@@ -88,3 +89,21 @@ def make_env(
 def env(make_env: Callable[..., FlowEnv]) -> FlowEnv:
     """Both simulators (20 good marketplace orders waiting) and an OrderService on them."""
     return make_env()
+
+
+@pytest.fixture
+def synced(make_env: Callable[..., FlowEnv]) -> FlowEnv:
+    """Six marketplace orders brought into Omnitron by the real fetch-orders flow."""
+    env = make_env(orders=6)
+    result = env.service.fetch_and_create_order(is_success_log=False)
+    assert result.created == 6, result
+    return env
+
+
+@pytest.fixture
+def api(synced: FlowEnv) -> Iterator[OmnitronApi]:
+    """A plain HTTP client on the synced environment's Omnitron, for assertions."""
+    cfg = synced.omnitron.config
+    client = OmnitronApi(synced.omnitron.base_url, cfg.username, cfg.password, cfg.channel_id)
+    yield client
+    client.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -16,23 +15,6 @@ from tests.sandbox.omnitron_api import OmnitronApi
 POST_REQUEST = "POST /api/v1/channel/{id}/cancellation_requests/"
 # The sandbox channel's reason_mapping: CR-0n is Omnitron reason n.
 REASON_IDS = {f"CR-0{n}": n for n in range(1, 10)}
-
-
-@pytest.fixture
-def synced(make_env: Callable[..., FlowEnv]) -> FlowEnv:
-    """Six marketplace orders brought into Omnitron by the real fetch-orders flow."""
-    env = make_env(orders=6)
-    result = env.service.fetch_and_create_order(is_success_log=False)
-    assert result.created == 6, result
-    return env
-
-
-@pytest.fixture
-def api(synced: FlowEnv) -> Iterator[OmnitronApi]:
-    cfg = synced.omnitron.config
-    client = OmnitronApi(synced.omnitron.base_url, cfg.username, cfg.password, cfg.channel_id)
-    yield client
-    client.close()
 
 
 def market(env: FlowEnv, method: str, path: str, **kwargs: Any) -> Any:

@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
 import httpx
-import pytest
 
 from service.store import ErrorQuery
 from tests.flows.conftest import FlowEnv
 from tests.sandbox.omnitron_api import OmnitronApi
 
 PATCH_ITEM = "PATCH /api/v1/channel/{id}/order_items/{id}/"
-
-
-@pytest.fixture
-def synced(make_env: Callable[..., FlowEnv]) -> FlowEnv:
-    """Six marketplace orders brought into Omnitron by the real fetch-orders flow."""
-    env = make_env(orders=6)
-    result = env.service.fetch_and_create_order(is_success_log=False)
-    assert result.created == 6, result
-    return env
-
-
-@pytest.fixture
-def api(synced: FlowEnv) -> Iterator[OmnitronApi]:
-    cfg = synced.omnitron.config
-    client = OmnitronApi(synced.omnitron.base_url, cfg.username, cfg.password, cfg.channel_id)
-    yield client
-    client.close()
 
 
 def multi_unit_line(env: FlowEnv) -> dict[str, Any]:
