@@ -26,7 +26,7 @@ from service.cli_output import (
     result_text,
 )
 from service.config import SANDBOX, Profile, ProfileError, Secrets, config_path, load_profile
-from service.connect import Locations, connect, default_data_dir, open_store
+from service.connect import ENV_CONFIG, ENV_DATA_DIR, Locations, connect, open_store
 from service.flows.context import RunContext
 from service.flows.names import Flow
 from service.flows.result import FlowResult, RunOutcome
@@ -34,9 +34,6 @@ from service.flows.run import FlowOptions
 from service.omnitron.models.batch import BatchStatus
 from service.sandbox.launcher import Sandbox, SandboxOptions
 from service.store import BatchMirror, ErrorQuery, RunRecord, StoredErrorReport
-
-ENV_DATA_DIR = "CHANNELDESK_DATA_DIR"
-ENV_CONFIG = "CHANNELDESK_CONFIG"
 
 FLOW_NAMES = [flow.value for flow in Flow]
 
@@ -258,18 +255,9 @@ def _positive(text: str) -> int:
 
 def _locations(args: argparse.Namespace) -> Locations:
     """Option, then environment variable, then the platform default."""
-    env: Mapping[str, str] = args.environ
-    data_dir = getattr(args, "data_root", None) or _env_path(env, ENV_DATA_DIR)
-    config_file = getattr(args, "config_file", None) or _env_path(env, ENV_CONFIG)
-    return Locations(
-        data_dir=(data_dir or default_data_dir()).expanduser(),
-        config_file=(config_file or config_path()).expanduser(),
+    return Locations.resolve(
+        getattr(args, "data_root", None), getattr(args, "config_file", None), args.environ
     )
-
-
-def _env_path(env: Mapping[str, str], name: str) -> Path | None:
-    value = env.get(name, "").strip()
-    return Path(value) if value else None
 
 
 def _load_profile(args: argparse.Namespace, locations: Locations) -> Profile:

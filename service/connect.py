@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from service.order_service import OrderService
 
 
+ENV_DATA_DIR = "CHANNELDESK_DATA_DIR"
+ENV_CONFIG = "CHANNELDESK_CONFIG"
+
+
 def default_data_dir() -> Path:
     """The user data directory: stores and sandbox state live under it."""
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
@@ -49,6 +53,25 @@ class Locations:
     def default(cls) -> Locations:
         """The platform's user data directory and ``profiles.toml`` in its config dir."""
         return cls(data_dir=default_data_dir(), config_file=config_path())
+
+    @classmethod
+    def resolve(
+        cls,
+        data_dir: Path | None,
+        config_file: Path | None,
+        environ: Mapping[str, str],
+    ) -> Locations:
+        """An explicit option, else its environment variable, else the platform default.
+
+        The command line and the console both start here, so ``CHANNELDESK_DATA_DIR``
+        and ``CHANNELDESK_CONFIG`` mean the same to both.
+        """
+        data_dir = data_dir or _env_path(environ, ENV_DATA_DIR)
+        config_file = config_file or _env_path(environ, ENV_CONFIG)
+        return cls(
+            data_dir=(data_dir or default_data_dir()).expanduser(),
+            config_file=(config_file or config_path()).expanduser(),
+        )
 
     def sandbox_dir(self, profile: Profile) -> Path:
         """Simulator state of a sandbox profile; kept so runs see earlier runs' effects."""
@@ -172,3 +195,8 @@ def _one_line(exc: ValidationError) -> str:
         f"{'.'.join(str(part) for part in err['loc']) or '(settings)'}: {err['msg']}"
         for err in exc.errors()
     )
+
+
+def _env_path(environ: Mapping[str, str], name: str) -> Path | None:
+    value = environ.get(name, "").strip()
+    return Path(value) if value else None

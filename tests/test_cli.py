@@ -252,8 +252,8 @@ def test_missing_secret_exits_2_naming_the_variable(tmp_path: Path) -> None:
     assert "CHANNELDESK_ACME_OMNITRON_PASSWORD" in lines[0]
 
 
-def test_no_command_prints_help(tmp_path: Path) -> None:
-    result = cli(env=_env(tmp_path))
+def test_help_names_every_command(tmp_path: Path) -> None:
+    result = cli("--help", env=_env(tmp_path))
     assert result.returncode == 0
     for command in ("run", "runs", "batches", "errors", "sandbox"):
         assert command in result.stdout
