@@ -256,6 +256,32 @@ class Store:
         )
         return [_run(row) for row in rows]
 
+    def hourly_activity(
+        self, since: datetime, *, flow: str = "fetch-orders"
+    ) -> list[tuple[datetime, int, int]]:
+        """Per UTC hour from ``since``: orders created (by runs of ``flow``) and errors.
+
+        ``(hour, created, errors)`` for the hours with any, oldest first. Runs count in
+        the hour they started; errors are the not-ok reports, by creation time. One
+        query, each half a range read of an index (runs by flow and start, reports by
+        ok flag and creation time).
+        """
+        start = iso(since)
+        rows = self._rows(
+            "SELECT hour, sum(created) AS created, sum(errors) AS errors FROM ("
+            " SELECT substr(started_at, 1, 13) AS hour, created, 0 AS errors FROM runs"
+            " WHERE flow = ? AND started_at >= ?"
+            " UNION ALL"
+            " SELECT substr(created_at, 1, 13), 0, 1 FROM error_reports"
+            " WHERE is_ok = 0 AND created_at >= ?"
+            ") GROUP BY hour ORDER BY hour",
+            [flow, start, start],
+        )
+        return [
+            (datetime.fromisoformat(f"{row['hour']}:00:00+00:00"), row["created"], row["errors"])
+            for row in rows
+        ]
+
     # -- batch requests -----------------------------------------------------------
 
     def record_batch(self, batch: BatchMirror, *, note: str = "") -> None:
