@@ -1,0 +1,424 @@
+"""Error reports: Omnitron's marketplace-log page, local, searchable, exportable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.models.errors import ErrorReportsModel, export_error_reports_csv, report_status
+from gui.models.formatting import format_time, pretty_payload, pretty_request
+from gui.models.lazy import RECORD_ROLE
+from gui.widgets.date_range import DateRangeFilter
+from gui.widgets.tables import configure_table
+from service.store import ErrorQuery, Store, StoredErrorReport
+
+SEARCH_DELAY_MS = 250
+STATUS_CHOICES: tuple[tuple[str, bool | None], ...] = (
+    ("All", None),
+    ("Success", True),
+    ("Fail", False),
+)
+# The content types the flows report on; the combo is editable for any other.
+LOG_TYPES: tuple[str, ...] = ("order", "orderitem", "cancellationrequest", "batchrequest")
+ALL_TYPES = "All types"
+
+PathProvider = Callable[[], str | None]
+
+
+class ErrorsView(QWidget):
+    """The error reports of the store, filtered, searched and sorted in SQL."""
+
+    batch_link_activated = Signal(int)
+    """The user asked to see the batch (its pk) a report belongs to."""
+    export_finished = Signal(str, int)
+    """A CSV export was written: its path and how many rows it holds."""
+    export_failed = Signal(str)
+    """A CSV export failed: why."""
+
+    def __init__(self, store: Store, parent: QWidget | None = None) -> None:
+        """The view over ``store``; it starts loading at once."""
+        super().__init__(parent)
+        self.setObjectName("errors-view")
+        self.store = store
+        self.model = ErrorReportsModel(store, parent=self)
+        # Asked for the CSV file name; replace to export without a dialog.
+        self.path_provider: PathProvider = self._ask_export_path
+        self._shown: StoredErrorReport | None = None
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(SEARCH_DELAY_MS)
+        self._debounce.timeout.connect(self._apply_filters)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._build_filters())
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setObjectName("errors-splitter")
+        self.table = QTableView(self.splitter)
+        self.table.setObjectName("errors-table")
+        configure_table(self.table, self.model)
+        self.detail = self._build_detail()
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        layout.addWidget(self.splitter, 1)
+        for column, width in enumerate((300, 70, 110, 90, 320)):
+            self.table.setColumnWidth(column, width)
+
+        self.table.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.model.loaded.connect(self._update_count)
+        self.model.total_changed.connect(self._update_count)
+        self.model.modelReset.connect(self._after_reset)
+        self.model.load_failed.connect(self._load_failed)
+        self._show_report(None)
+        self._apply_filters()
+
+    # -- public ---------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Re-read the loaded reports and the total (new reports appear, selection stays)."""
+        self.model.refresh()
+
+    def focus_filter(self) -> None:
+        """Put the cursor in the search box."""
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    def show_run(self, run_id: int) -> None:
+        """Show the reports of run ``run_id`` only (other filters cleared)."""
+        self.clear_filters(apply=False)
+        self.run_filter.setValue(run_id)
+        self._apply_filters()
+
+    def clear_filters(self, *, apply: bool = True) -> None:
+        """Every filter back to "all"."""
+        widgets = (
+            self.search,
+            self.code_filter,
+            self.status_filter,
+            self.type_filter,
+            self.run_filter,
+            self.batch_filter,
+            self.date_range,
+        )
+        for widget in widgets:
+            widget.blockSignals(True)
+        try:
+            self.search.clear()
+            self.code_filter.clear()
+            self.status_filter.setCurrentIndex(0)
+            self.type_filter.setCurrentIndex(0)
+            self.run_filter.setValue(0)
+            self.batch_filter.setValue(0)
+            self.date_range.reset()
+        finally:
+            for widget in widgets:
+                widget.blockSignals(False)
+        if apply:
+            self._apply_filters()
+
+    def current_query(self) -> ErrorQuery:
+        """The query the filters describe, in the table's current order."""
+        text = self.search.text().strip()
+        code = self.code_filter.text().strip()
+        content_type = self.type_filter.currentText().strip()
+        since, until = self.date_range.range()
+        order = self.model.query
+        return ErrorQuery(
+            text=text or None,
+            code_contains=code or None,
+            is_ok=self.status_filter.currentData(),
+            content_type=None if content_type in ("", ALL_TYPES) else content_type,
+            run_id=self.run_filter.value() or None,
+            batch_pk=self.batch_filter.value() or None,
+            since=since,
+            until=until,
+            order_by=order.order_by,
+            descending=order.descending,
+        )
+
+    def export_to(self, path: str | Path) -> None:
+        """Write the filtered reports to a CSV file in the background.
+
+        :attr:`export_finished` (or :attr:`export_failed`) says when it is done.
+        """
+        target = str(path)
+        query = self.model.query
+        self.export_button.setEnabled(False)
+        self.count_label.setText(f"Exporting to {Path(target).name}…")
+
+        def done(count: int) -> None:
+            self.export_button.setEnabled(True)
+            self._update_count()
+            self.export_finished.emit(target, count)
+
+        def failed(error: BaseException) -> None:
+            self.export_button.setEnabled(True)
+            self._update_count()
+            self.export_failed.emit(f"Export failed: {error}")
+
+        self.model.read_in_background(
+            lambda store: export_error_reports_csv(store, query, target), done, failed
+        )
+
+    # -- building -------------------------------------------------------------------
+
+    def _build_filters(self) -> QVBoxLayout:
+        self.search = QLineEdit(self)
+        self.search.setObjectName("errors-search")
+        self.search.setPlaceholderText("Search code, description, request and response…")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self._filters_typed)
+
+        self.count_label = QLabel(self)
+        self.count_label.setObjectName("errors-count")
+        self.export_button = QPushButton("Export CSV…", self)
+        self.export_button.setObjectName("errors-export")
+        self.export_button.setToolTip("Save the reports matching the filters as CSV")
+        self.export_button.clicked.connect(self._export_clicked)
+        clear = QPushButton("Clear filters", self)
+        clear.setObjectName("errors-clear-filters")
+        clear.clicked.connect(lambda: self.clear_filters())
+
+        self.code_filter = QLineEdit(self)
+        self.code_filter.setObjectName("errors-code-filter")
+        self.code_filter.setPlaceholderText("Log id contains…")
+        self.code_filter.setClearButtonEnabled(True)
+        self.code_filter.textChanged.connect(self._filters_typed)
+
+        self.status_filter = QComboBox(self)
+        self.status_filter.setObjectName("errors-status-filter")
+        for label, value in STATUS_CHOICES:
+            self.status_filter.addItem(label, value)
+        self.status_filter.currentIndexChanged.connect(self._apply_filters)
+
+        self.type_filter = QComboBox(self)
+        self.type_filter.setObjectName("errors-type-filter")
+        self.type_filter.setEditable(True)
+        self.type_filter.addItems([ALL_TYPES, *LOG_TYPES])
+        self.type_filter.setToolTip("Log type (content type)")
+        self.type_filter.currentTextChanged.connect(self._filters_typed)
+
+        self.date_range = DateRangeFilter("errors", self)
+        self.date_range.changed.connect(self._apply_filters)
+
+        self.run_filter = _id_filter("errors-run-filter", "Any run", "Run ", self)
+        self.run_filter.valueChanged.connect(self._filters_typed)
+        self.batch_filter = _id_filter("errors-batch-filter", "Any batch", "Batch ", self)
+        self.batch_filter.valueChanged.connect(self._filters_typed)
+
+        top = QHBoxLayout()
+        top.addWidget(self.search, 1)
+        top.addWidget(self.count_label)
+        top.addWidget(clear)
+        top.addWidget(self.export_button)
+        filters = QHBoxLayout()
+        for widget in (
+            self.code_filter,
+            self.status_filter,
+            self.type_filter,
+            self.date_range,
+            self.run_filter,
+            self.batch_filter,
+        ):
+            filters.addWidget(widget)
+        filters.addStretch(1)
+        rows = QVBoxLayout()
+        rows.addLayout(top)
+        rows.addLayout(filters)
+        return rows
+
+    def _build_detail(self) -> QWidget:
+        detail = QWidget(self.splitter)
+        detail.setObjectName("error-detail")
+        layout = QVBoxLayout(detail)
+        layout.setContentsMargins(6, 0, 0, 0)
+        self.detail_title = QLabel(detail)
+        self.detail_title.setObjectName("error-detail-title")
+        self.detail_title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.detail_title.setWordWrap(True)
+        title_font = QFont(self.detail_title.font())
+        title_font.setBold(True)
+        self.detail_title.setFont(title_font)
+        layout.addWidget(self.detail_title)
+
+        form = QFormLayout()
+        self.detail_fields: dict[str, QLabel] = {}
+        for key, label in (
+            ("status", "Status"),
+            ("type", "Log type"),
+            ("object", "Object"),
+            ("flow", "Flow / run"),
+            ("created", "Created"),
+            ("seen", "Attempts"),
+            ("delivered", "Sent to Omnitron"),
+        ):
+            value = QLabel(detail)
+            value.setObjectName(f"error-detail-{key}")
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setWordWrap(True)
+            form.addRow(label, value)
+            self.detail_fields[key] = value
+        layout.addLayout(form)
+
+        self.batch_button = QPushButton(detail)
+        self.batch_button.setObjectName("error-open-batch")
+        self.batch_button.setFlat(True)
+        self.batch_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.batch_button.setStyleSheet("text-align: left; text-decoration: underline;")
+        self.batch_button.clicked.connect(self._open_batch)
+        layout.addWidget(self.batch_button)
+
+        self.description = QPlainTextEdit(detail)
+        self.description.setObjectName("error-description")
+        self.description.setReadOnly(True)
+        self.description.setMaximumHeight(90)
+        layout.addWidget(self.description)
+
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        self.request_text, request_box = self._raw_box("Raw request", "request", mono, detail)
+        self.response_text, response_box = self._raw_box("Raw response", "response", mono, detail)
+        raw = QSplitter(Qt.Orientation.Vertical, detail)
+        raw.setObjectName("error-raw-splitter")
+        raw.addWidget(request_box)
+        raw.addWidget(response_box)
+        layout.addWidget(raw, 1)
+        return detail
+
+    def _raw_box(
+        self, title: str, name: str, font: QFont, parent: QWidget
+    ) -> tuple[QPlainTextEdit, QGroupBox]:
+        box = QGroupBox(title, parent)
+        text = QPlainTextEdit(box)
+        text.setObjectName(f"error-{name}")
+        text.setReadOnly(True)
+        text.setFont(font)
+        text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        copy = QPushButton("Copy", box)
+        copy.setObjectName(f"error-copy-{name}")
+        copy.setToolTip(f"Copy the {title.lower()} to the clipboard")
+        copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(text.toPlainText()))
+        head = QHBoxLayout()
+        head.addStretch(1)
+        head.addWidget(copy)
+        layout = QVBoxLayout(box)
+        layout.addLayout(head)
+        layout.addWidget(text)
+        return text, box
+
+    # -- behaviour -------------------------------------------------------------------
+
+    def _filters_typed(self, *_args: object) -> None:
+        # Typing restarts the wait, so a word is searched once, not per keystroke.
+        self._debounce.start()
+
+    def _apply_filters(self, *_args: object) -> None:
+        self._debounce.stop()
+        self.model.set_query(self.current_query())
+
+    def _update_count(self) -> None:
+        self.count_label.setText(f"{self.model.total_text()} reports")
+
+    def _load_failed(self, message: str) -> None:
+        self.count_label.setText(f"Could not read the reports: {message}")
+
+    def _after_reset(self) -> None:
+        # A new filter: keep showing the report in the detail only if it is still listed.
+        if self._shown is not None:
+            row = self.model.row_of(self._shown.id)
+            if row is not None:
+                self.table.selectRow(row)
+                return
+        self._show_report(None)
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        record = current.data(RECORD_ROLE) if current.isValid() else None
+        if record is None and self._shown is not None:
+            return  # a refresh moves the selection around; the detail keeps its report
+        self._show_report(record)
+
+    def _show_report(self, report: StoredErrorReport | None) -> None:
+        self._shown = report
+        self.detail.setEnabled(report is not None)
+        if report is None:
+            self.detail_title.setText("Select a report to see its request and response")
+            for label in self.detail_fields.values():
+                label.clear()
+            self.description.clear()
+            self.request_text.clear()
+            self.response_text.clear()
+            self.batch_button.hide()
+            return
+        self.detail_title.setText(report.code)
+        fields = self.detail_fields
+        fields["status"].setText(report_status(report))
+        fields["type"].setText(report.content_type or "—")
+        fields["object"].setText(
+            " · ".join(part for part in (report.object_id, report.subject) if part) or "—"
+        )
+        run = f" / run {report.run_id}" if report.run_id is not None else ""
+        fields["flow"].setText(f"{report.flow or '—'}{run}")
+        fields["created"].setText(format_time(report.created_at))
+        fields["seen"].setText(
+            f"{report.attempts}, last {format_time(report.last_seen_at)}"
+            if report.attempts > 1
+            else "1"
+        )
+        fields["delivered"].setText(
+            f"yes, {format_time(report.delivered_at)}" if report.delivered else "not yet"
+        )
+        self.description.setPlainText(report.description)
+        self.request_text.setPlainText(pretty_request(report.raw_request))
+        self.response_text.setPlainText(pretty_payload(report.raw_response))
+        if report.batch_pk is not None:
+            local = f" ({report.local_batch_id})" if report.local_batch_id else ""
+            self.batch_button.setText(f"Open batch {report.batch_pk}{local}")
+            self.batch_button.show()
+        else:
+            self.batch_button.hide()
+
+    def _open_batch(self) -> None:
+        if self._shown is not None and self._shown.batch_pk is not None:
+            self.batch_link_activated.emit(self._shown.batch_pk)
+
+    def _export_clicked(self) -> None:
+        path = self.path_provider()
+        if path:
+            self.export_to(path)
+
+    def _ask_export_path(self) -> str | None:
+        path, _filter = QFileDialog.getSaveFileName(
+            self, "Export error reports", "error-reports.csv", "CSV files (*.csv)"
+        )
+        return path or None
+
+
+def _id_filter(name: str, empty: str, prefix: str, parent: QWidget) -> QSpinBox:
+    """A spin box for an id filter where 0 means "any"."""
+    spin = QSpinBox(parent)
+    spin.setObjectName(name)
+    spin.setRange(0, 2_000_000_000)
+    spin.setSpecialValueText(empty)
+    spin.setPrefix(prefix)
+    spin.setAccelerated(True)
+    return spin

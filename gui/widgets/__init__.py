@@ -1,0 +1,1 @@
+"""Small widgets the views share: the state badge, the date-range filter, the hourly chart."""
