@@ -1,0 +1,1 @@
+"""ChannelDesk's desktop console (PySide6): the window, its views and workers."""

@@ -1,0 +1,96 @@
+"""``python main.py [--profile NAME] [--data-dir DIR] [--config FILE]``: the console.
+
+The window shows at once; the connection (for the sandbox: both simulators) opens
+in the background and the flows become runnable when it is ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from gui.garbage import collect_on_gui_thread
+from gui.main_window import MainWindow
+from gui.session import ConsoleSession
+from gui.theme import apply_theme
+from gui.views.settings_dialog import THEME_KEY
+from service.config import SANDBOX, ProfileError, load_profile
+from service.connect import ENV_CONFIG, ENV_DATA_DIR, Locations
+
+APP_NAME = "ChannelDesk"
+ORGANIZATION = "ChannelDesk"
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The console's own options (Qt's options such as ``-platform`` pass through)."""
+    parser = argparse.ArgumentParser(
+        prog="main.py",
+        description="ChannelDesk console. Commands (run, runs, batches, errors, sandbox) "
+        "work headless: see `main.py COMMAND --help`.",
+    )
+    parser.add_argument(
+        "--profile", default=SANDBOX, metavar="NAME", help=f"profile (default: {SANDBOX})"
+    )
+    parser.add_argument(
+        "--data-dir",
+        dest="data_root",
+        type=Path,
+        metavar="DIR",
+        help=f"local stores and sandbox state (env {ENV_DATA_DIR})",
+    )
+    parser.add_argument(
+        "--config",
+        dest="config_file",
+        type=Path,
+        metavar="FILE",
+        help=f"profiles file (env {ENV_CONFIG})",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log to stderr")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Start the console; returns the process exit code."""
+    args, qt_args = build_parser().parse_known_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG
+        if args.verbose > 1
+        else logging.INFO
+        if args.verbose
+        else logging.WARNING,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    locations = Locations.resolve(
+        args.data_root, args.config_file, os.environ if environ is None else environ
+    )
+
+    app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
+    assert isinstance(app, QApplication)
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationDisplayName(APP_NAME)
+    collect_on_gui_thread(app)
+    settings = QSettings()
+    apply_theme(app, str(settings.value(THEME_KEY, "system")))
+
+    try:
+        profile = load_profile(args.profile, path=locations.config_file)
+    except ProfileError as exc:
+        QMessageBox.critical(None, "ChannelDesk", f"Cannot open the profile:\n\n{exc}")
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    session = ConsoleSession(profile, locations)
+    window = MainWindow(session, settings)
+    window.show()
+    # Connect once the event loop runs, so the window paints first.
+    QTimer.singleShot(0, session.start)
+    return app.exec()

@@ -1,0 +1,134 @@
+"""The console on the sandbox: a window over both simulators on loopback ports.
+
+Settings live in an INI file under ``tmp_path`` (never the user's real settings),
+data and profiles under ``tmp_path`` too. Waits are on signals, never sleeps.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from PySide6.QtCore import QEvent, QObject, QSettings
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from gui.main_window import MainWindow
+from gui.session import ConsoleSession
+from gui.workers import SessionState
+from service.config import builtin_sandbox
+from service.connect import Locations
+from service.sandbox.launcher import SandboxOptions
+
+W = TypeVar("W", bound=QObject)
+
+READY_TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(autouse=True)
+def gc_on_the_gui_thread(qapp: QApplication) -> Iterator[None]:
+    """Collect garbage only on the GUI thread, as the application does (gui/garbage.py).
+
+    Pool threads (flows, connection tests, store readers) must never run a collection
+    while the GUI thread deletes widgets of an earlier test.
+    """
+    gc.disable()
+    yield
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
+    gc.enable()
+
+
+@dataclass
+class FakeClock:
+    """The scheduler's clock: moves only when told."""
+
+    now: datetime = field(default_factory=lambda: datetime(2025, 3, 3, 9, 0, 0))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, minutes: float) -> None:
+        self.now += timedelta(minutes=minutes)
+
+
+@dataclass
+class Console:
+    """A ready console and what tests need around it."""
+
+    window: MainWindow
+    session: ConsoleSession
+    settings: QSettings
+    clock: FakeClock
+    omnitron: httpx.Client  # /_sandbox/ of the Omnitron simulator
+    marketplace: httpx.Client  # /_sandbox/ of the marketplace simulator
+    omnitron_url: str
+
+    def find(self, kind: type[W], name: str) -> W:
+        """The window's child ``name``; fails clearly when it is missing."""
+        widget = self.window.findChild(kind, name)
+        assert widget is not None, f"no {kind.__name__} named {name!r}"
+        return widget
+
+
+def ini_settings(path: Path) -> QSettings:
+    """Settings in an INI file at ``path``."""
+    return QSettings(str(path), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def locations(tmp_path: Path) -> Locations:
+    return Locations(tmp_path / "data", tmp_path / "profiles.toml")
+
+
+@pytest.fixture
+def make_console(
+    qtbot: QtBot, tmp_path: Path, locations: Locations, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., Console]]:
+    """Factory: ``make_console(orders=…, latency_ms=…)`` opens a ready console."""
+    consoles: list[Console] = []
+    # Closing during a run answers "yes, cancel and quit" unless a test says otherwise.
+    monkeypatch.setattr(MainWindow, "confirm_close_during_runs", lambda self: True)
+
+    def make(orders: int = 6, latency_ms: int = 0, **sandbox: Any) -> Console:
+        clock = FakeClock()
+        settings = ini_settings(tmp_path / "console.ini")
+        session = ConsoleSession(
+            builtin_sandbox(),
+            locations,
+            sandbox_options=SandboxOptions(orders=orders, latency_ms=latency_ms, **sandbox),
+        )
+        window = MainWindow(session, settings, clock=clock)
+        qtbot.addWidget(window)
+        window.show()
+        session.start()
+        qtbot.waitUntil(
+            lambda: session.state is not SessionState.STARTING, timeout=READY_TIMEOUT_MS
+        )
+        assert session.state is SessionState.READY, session.error
+        urls = session.sandbox_urls
+        assert urls is not None
+        console = Console(
+            window,
+            session,
+            settings,
+            clock,
+            httpx.Client(base_url=urls[0] + "_sandbox/", timeout=10),
+            httpx.Client(base_url=urls[1] + "_sandbox/", timeout=10),
+            urls[0],
+        )
+        consoles.append(console)
+        return console
+
+    yield make
+    for console in reversed(consoles):
+        console.omnitron.close()
+        console.marketplace.close()
+        console.window.close()
+        console.session.close()
