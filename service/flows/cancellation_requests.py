@@ -42,7 +42,6 @@ from service.flows.channel_feed import (
     drain_feed,
     item_pks_for_line,
     reason_id_for,
-    report_failure_once,
 )
 from service.flows.run import FlowRun
 from service.net.exchange import RawExchange
@@ -193,8 +192,8 @@ def _fetch_failed(
     subject = fetched.remote_id or "?"
     run.tally.add(failed=1)
     run.ctx.event("cancellation_request.failed", subject, description, logging.WARNING)
-    report_failure_once(
-        run,
+    run.reporter.failure(
+        once=True,
         command=FETCH_COMMAND,
         subject=subject,
         description=description,
@@ -341,8 +340,8 @@ def _decision_failed(
     session.mark_failed(CONTENT_TYPE, request.pk, reason)
     run.tally.add(failed=1)
     run.ctx.event("cancellation_request.decision_failed", subject, description, logging.WARNING)
-    report_failure_once(
-        run,
+    run.reporter.failure(
+        once=True,
         command=UPDATE_COMMAND,
         side="channel",
         subject=subject,

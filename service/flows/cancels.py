@@ -33,7 +33,6 @@ from service.flows.channel_feed import (
     is_record_failure,
     item_pks_for_line,
     reason_id_for,
-    report_failure_once,
 )
 from service.flows.reporting import BATCH_MODEL
 from service.flows.run import FlowRun
@@ -239,8 +238,8 @@ def _fail(
     """
     run.tally.add(failed=1)
     run.ctx.event("cancel.failed", subject, description, logging.WARNING)
-    report_failure_once(
-        run,
+    run.reporter.failure(
+        once=True,
         command=COMMAND,
         subject=subject,
         description=description,

@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 from service.channel.adapter import Fetched
 from service.flows.batch import BatchSession
-from service.flows.reporting import BATCH_MODEL, Side
 from service.flows.run import FlowRun
 from service.omnitron.errors import (
     BatchTransitionRefused,
@@ -108,40 +107,6 @@ def is_record_failure(exc: OmnitronError) -> bool:
     )
 
 
-def report_failure_once(
-    run: FlowRun,
-    *,
-    command: str,
-    subject: str,
-    description: str,
-    side: Side = "omnitron",
-    raw: Any = None,
-    raw_payload: Any = None,
-    content_type: str = BATCH_MODEL,
-    object_id: int | None = None,
-) -> int:
-    """Report a failure, unless the same one is already open: then it is only touched.
-
-    Re-fetching (the cursor is inclusive) meets the same broken record again; the
-    operator should see one report that keeps being seen, not a new one per run.
-    """
-    existing = run.store.find_open_report(run.flow.value, subject, description)
-    if existing is not None:
-        run.store.touch_report(existing.id)
-        run.ctx.event("report.repeated", subject, description, logging.WARNING)
-        return int(existing.id)
-    return run.reporter.failure(
-        command=command,
-        side=side,
-        subject=subject,
-        description=description,
-        raw=raw,
-        raw_payload=raw_payload,
-        content_type=content_type,
-        object_id=object_id,
-    )
-
-
 def drain_feed(
     run: FlowRun,
     feed: Callable[[datetime | None], Iterator[Fetched[T]]],
@@ -168,8 +133,8 @@ def drain_feed(
             if fetched.item is None:
                 run.tally.add(failed=1)
                 run.ctx.event(f"{label}.unreadable", subject, fetched.error, logging.WARNING)
-                report_failure_once(
-                    run,
+                run.reporter.failure(
+                    once=True,
                     command=command,
                     side="channel",
                     subject=subject,
@@ -184,8 +149,8 @@ def drain_feed(
                         raise
                     run.tally.add(failed=1)
                     run.ctx.event(f"{label}.failed", subject, str(exc), logging.WARNING)
-                    report_failure_once(
-                        run,
+                    run.reporter.failure(
+                        once=True,
                         command=command,
                         subject=subject,
                         description=f"{noun} {subject}: Omnitron refused it: {exc.message}",

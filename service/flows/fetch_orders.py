@@ -14,7 +14,6 @@ outcome is recorded, so a crash or a cancel never skips an order.
 
 from __future__ import annotations
 
-import logging
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -293,12 +292,8 @@ class _Pipeline:
         """One report per distinct failure of a subject: a repeat touches the first one."""
         run = self._run
         run.tally.add(failed=1)
-        run.ctx.event("order.failed", subject, description, logging.WARNING)
-        existing = run.store.find_open_report(self._flow, subject, description)
-        if existing is not None:
-            run.store.touch_report(existing.id)
-            return existing.id
         return run.reporter.failure(
+            once=True,
             command=command,
             side="channel" if side == "channel" else "omnitron",
             subject=subject,

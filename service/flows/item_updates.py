@@ -31,7 +31,6 @@ from service.flows.channel_feed import (
     CommitBuffer,
     drain_feed,
     item_pks_for_line,
-    report_failure_once,
 )
 from service.flows.run import FlowRun
 from service.omnitron.client import CANCELLED_STATUSES
@@ -80,8 +79,8 @@ def _apply(
         )
         run.tally.add(failed=1)
         run.ctx.event("item.not_found", line, description, logging.WARNING)
-        report_failure_once(
-            run,
+        run.reporter.failure(
+            once=True,
             command=COMMAND,
             subject=line,
             description=description,

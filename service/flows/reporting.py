@@ -92,12 +92,22 @@ class ErrorReporter:
         content_type: str = BATCH_MODEL,
         object_id: int | None = None,
         modified_date: str | datetime | None = None,
+        once: bool = False,
     ) -> int:
         """Record a failure; returns the store id of its report.
 
         ``raw`` is the exchange that failed; ``raw_payload`` (e.g. the channel's order
-        JSON) replaces its response text when there was no failing call.
+        JSON) replaces its response text when there was no failing call. With ``once``,
+        the same failure of the same subject already on record (a re-fetched record, a
+        parked order retried) is only touched: the operator sees one report that keeps
+        being seen, not a new one per run.
         """
+        if once:
+            existing = self._store.find_open_report(self._flow.value, subject, description)
+            if existing is not None:
+                self._store.touch_report(existing.id)
+                self._ctx.event("report.repeated", subject, description, logging.WARNING)
+                return existing.id
         report_id = self._write(
             is_ok=False,
             command=command,

@@ -35,7 +35,6 @@ from dataclasses import dataclass
 
 from service.channel.models import OrderStatusUpdate, OrderStatusUpdateItem, SendResult
 from service.flows.batch import BatchSession
-from service.flows.channel_feed import report_failure_once
 from service.flows.channel_results import (
     ORDER,
     ORDER_ITEM,
@@ -121,8 +120,8 @@ def _plan(run: FlowRun, orders: Sequence[Order]) -> list[_Planned]:
         description = f"order {subject}: cannot be sent to the channel: {problem}"
         run.tally.add(failed=1)
         run.ctx.event("order.unsendable", subject, description, logging.WARNING)
-        report_failure_once(
-            run,
+        run.reporter.failure(
+            once=True,
             command=SEND_COMMAND,
             subject=subject,
             description=description,
