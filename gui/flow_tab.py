@@ -241,7 +241,9 @@ class FlowPanel(QWidget):
         self.progress_bar.setFormat(f"%v / %m{current}")
 
     def show_event(self, event: FlowEvent) -> None:
-        """Add one of the run's events to the log."""
+        """Add one of the run's events to the log (detail below INFO is left out)."""
+        if event.level < logging.INFO:
+            return
         prefix = ""
         if event.level >= logging.ERROR:
             prefix = "ERROR "

@@ -12,6 +12,7 @@ Every status the session sees is mirrored to the local store, which appends one
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable
 
@@ -202,12 +203,16 @@ class BatchSession:
         return outcome_of(self.batch)
 
     def _set(self, status: BatchStatus, **fields: object) -> None:
+        previous = self.batch.status
         self.batch = self._omnitron.update_batch_request(self.batch.pk, status, **fields)
         self._record(self.batch)
+        # A repeated commit (one per order) is detail; a change of state is news.
+        level = logging.DEBUG if status is previous else logging.INFO
         self._ctx.event(
             f"batch.{status.value}",
             str(self.batch.pk),
             f"Batch request {self.batch.pk} is now {status.value}.",
+            level,
         )
 
     def _record(self, batch: BatchRequest, note: str = "") -> None:

@@ -1,0 +1,260 @@
+"""Screenshots of the console for the README: ``python -m tests.screenshots OUTDIR``.
+
+Opens the real :class:`~gui.main_window.MainWindow` on the built-in sandbox (data,
+profiles and settings in a temporary directory), runs fetch-orders, an asynchronous
+update-orders and check-batches so the views have something to show, then saves
+each tab and the Settings dialog as ``OUTDIR/<view>.png`` at 1280×800. Needs a
+display; on a headless machine run it under ``xvfb-run -a`` (``make screenshots``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from PySide6.QtCore import QEventLoop, QSettings, QTimer
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication, QRadioButton, QTableView, QWidget
+
+from gui.garbage import collect_on_gui_thread
+from gui.main_window import MainWindow
+from gui.session import ConsoleSession
+from gui.theme import apply_theme
+from gui.views.settings_dialog import SettingsDialog
+from gui.workers import SessionState
+from service.config import ChannelProfile, OmnitronProfile, Profile, builtin_sandbox, save_profile
+from service.connect import Locations
+from service.flows.names import Flow
+from service.sandbox.launcher import SandboxOptions
+
+WINDOW_SIZE = (1280, 800)
+DIALOG_SIZE = (900, 600)
+TIMEOUT_S = 120.0
+MAX_PNG_BYTES = 150 * 1024
+PREPARING_AFTER_S = 31 * 60  # the Omnitron simulator moves approved orders on after 30 min
+# (file name, tab key) of the window's tabs worth a picture.
+TAB_SHOTS: tuple[tuple[str, str], ...] = (
+    ("fetch-orders", "fetch-orders"),
+    ("update-orders", "update-orders"),
+    ("check-batches", "check-batches"),
+    ("batches", "batches"),
+    ("errors", "errors"),
+    ("runs", "runs"),
+)
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float = TIMEOUT_S) -> None:
+    """Run the event loop until ``predicate()`` holds; ``TimeoutError`` after ``timeout_s``."""
+    loop = QEventLoop()
+    poll = QTimer()
+    poll.setInterval(50)
+    poll.timeout.connect(lambda: loop.quit() if predicate() else None)
+    deadline = QTimer()
+    deadline.setSingleShot(True)
+    deadline.timeout.connect(loop.quit)
+    if predicate():
+        return
+    poll.start()
+    deadline.start(int(timeout_s * 1000))
+    loop.exec()
+    poll.stop()
+    if not predicate():
+        raise TimeoutError(f"waited {timeout_s:.0f}s in vain")
+
+
+def settle(ms: int = 300) -> None:
+    """Let the event loop run ``ms`` milliseconds (refreshes, repaints)."""
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def run(window: MainWindow, flow: Flow) -> Any:
+    """Start ``flow`` in the window and wait for its result."""
+    results: list[Any] = []
+
+    def finished(done: Flow, result: Any) -> None:
+        if done is flow:
+            results.append(result)
+
+    window.lanes.finished.connect(finished)
+    try:
+        reason = window.run_flow(flow)
+        if reason is not None:
+            raise RuntimeError(reason)
+        wait_until(lambda: bool(results))
+    finally:
+        window.lanes.finished.disconnect(finished)
+    return results[0]
+
+
+def posterize(image: QImage, bits: int) -> QImage:
+    """``image`` (RGB32) with ``bits`` bits per channel, each value stretched to 0–255."""
+    shift = 8 - bits
+    levels = (1 << bits) - 1
+    table = bytes(round((value >> shift) * 255 / levels) for value in range(256))
+    data = bytes(image.constBits()).translate(table)
+    result = QImage(data, image.width(), image.height(), image.bytesPerLine(), image.format())
+    return result.copy()  # own the pixels: ``data`` is a temporary
+
+
+def save(widget: QWidget, path: Path) -> None:
+    """Grab ``widget`` into ``path`` as a PNG under 150 KB where fewer colour bits do it."""
+    image = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
+    # Fewer bits per channel keep every hue (unlike a 256-colour palette) and let PNG
+    # compress the anti-aliased text far better.
+    for bits in (8, 5, 4, 3):
+        candidate = image if bits == 8 else posterize(image, bits)
+        candidate.save(str(path), "PNG", 9)
+        if path.stat().st_size <= MAX_PNG_BYTES:
+            break
+    print(f"{path} ({path.stat().st_size // 1024} KB)")
+
+
+def select_first_row(view: QWidget, table_name: str, prefer: Callable[[str], bool]) -> None:
+    """Select the first row of ``table_name`` whose text matches ``prefer`` (else row 0)."""
+    table = view.findChild(QTableView, table_name)
+    if table is None or table.model() is None or table.model().rowCount() == 0:
+        return
+    model = table.model()
+    for row in range(model.rowCount()):
+        texts = " ".join(
+            str(model.index(row, column).data() or "") for column in range(model.columnCount())
+        )
+        if prefer(texts):
+            table.selectRow(row)
+            return
+    table.selectRow(0)
+
+
+def add_example_profile(locations: Locations) -> None:
+    """A real-looking profile next to the sandbox, so the Settings list shows both."""
+    save_profile(
+        Profile(
+            name="acme",
+            omnitron=OmnitronProfile(
+                url="https://acme.omnitron.example/",
+                username="channel-integration",
+                channel_id=7,
+                catalog_id=2,
+            ),
+            channel=ChannelProfile(
+                adapter="marketplace", settings={"base_url": "https://api.marketplace.example/"}
+            ),
+        ),
+        path=locations.config_file,
+    )
+
+
+def take(outdir: Path, theme: str) -> None:
+    """Run the sandbox flows in a fresh console and save the screenshots into ``outdir``."""
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    apply_theme(app, theme)
+    with tempfile.TemporaryDirectory(prefix="channeldesk-shots-") as tmp:
+        root = Path(tmp)
+        locations = Locations(root / "data", root / "profiles.toml")
+        add_example_profile(locations)
+        settings = QSettings(str(root / "console.ini"), QSettings.Format.IniFormat)
+        settings.setValue("ui/theme", theme)
+        session = ConsoleSession(
+            builtin_sandbox(), locations, sandbox_options=SandboxOptions(orders=14, seed=7)
+        )
+        window = MainWindow(session, settings)
+        window.resize(*WINDOW_SIZE)
+        window.show()
+        session.start()
+        try:
+            wait_until(lambda: session.state is not SessionState.STARTING)
+            if session.state is not SessionState.READY:
+                raise RuntimeError(f"the sandbox did not open: {session.error}")
+            fill_views(window, session)
+            shoot(window, outdir, locations, settings)
+        finally:
+            window.close()
+            session.close()
+            window.deleteLater()
+            settle(100)
+
+
+def fill_views(window: MainWindow, session: ConsoleSession) -> None:
+    """Fetch orders (some broken), send updates asynchronously and check the batch."""
+    urls = session.sandbox_urls
+    assert urls is not None
+    with (
+        httpx.Client(base_url=urls[0] + "_sandbox/", timeout=10) as omnitron,
+        httpx.Client(base_url=urls[1] + "_sandbox/", timeout=10) as marketplace,
+    ):
+        marketplace.post("orders/generate", json={"count": 3, "broken_share": 1.0})
+        marketplace.patch(
+            "behaviour", json={"update_failure_share": 0.2, "batch_failure_share": 0}
+        ).raise_for_status()
+        run(window, Flow.FETCH_ORDERS)
+        omnitron.post("clock/advance", json={"seconds": PREPARING_AFTER_S}).raise_for_status()
+        tab_index(window, "update-orders", select=True)
+        async_button = window.findChild(QRadioButton, "async-update-orders")
+        if async_button is not None:
+            async_button.setChecked(True)
+        run(window, Flow.UPDATE_ORDERS)
+        run(window, Flow.CHECK_BATCHES)
+        marketplace.post("clock/advance", json={"seconds": 60}).raise_for_status()
+        run(window, Flow.CHECK_BATCHES)
+    window.refresh_views()
+
+
+def tab_index(window: MainWindow, key: str, *, select: bool = False) -> int:
+    """The index of the tab ``key`` (made current when ``select``)."""
+    index = window._tab_keys.index(key)
+    if select:
+        window.tabs.setCurrentIndex(index)
+    return index
+
+
+def shoot(window: MainWindow, outdir: Path, locations: Locations, settings: QSettings) -> None:
+    """Save every tab, then the Settings dialog."""
+    for file_name, key in TAB_SHOTS:
+        tab_index(window, key, select=True)
+        settle(400)
+        if key == "batches":
+            select_first_row(window.batches_view, "batches-table", lambda t: "done" in t)
+        elif key == "errors":
+            select_first_row(window.errors_view, "errors-table", lambda t: "city" in t.lower())
+        settle(300)
+        save(window, outdir / f"{file_name}.png")
+
+    dialog = SettingsDialog(locations, settings, window)
+    dialog.resize(*DIALOG_SIZE)
+    dialog.show()
+    dialog.test_connection("omnitron")
+    wait_until(lambda: not dialog.testing())
+    settle(200)
+    save(dialog, outdir / "settings-sandbox.png")
+    dialog.profile_list.setCurrentRow(1)  # the example profile, to show the form
+    settle(200)
+    save(dialog, outdir / "settings.png")
+    dialog.close()
+    dialog.deleteLater()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Take the screenshots into OUTDIR (created when missing)."""
+    parser = argparse.ArgumentParser(prog="python -m tests.screenshots", description=__doc__)
+    parser.add_argument("outdir", type=Path)
+    parser.add_argument("--theme", choices=("light", "dark"), default="light")
+    args = parser.parse_args(argv)
+    args.outdir.mkdir(parents=True, exist_ok=True)
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("ChannelDesk")
+    collect_on_gui_thread(app)
+    take(args.outdir, args.theme)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
