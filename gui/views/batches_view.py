@@ -202,7 +202,7 @@ class BatchesView(QWidget):
         self.date_range.changed.connect(self._apply_filters)
         bar.addWidget(self.date_range)
 
-        bar.addWidget(QLabel("Highlight pending after", self))
+        bar.addWidget(QLabel("Stale after", self))
         self.stale_minutes = QSpinBox(self)
         self.stale_minutes.setObjectName("batches-stale-minutes")
         self.stale_minutes.setRange(1, 7 * 24 * 60)
@@ -220,11 +220,6 @@ class BatchesView(QWidget):
         self.count_label = QLabel(self)
         self.count_label.setObjectName("batches-count")
         bar.addWidget(self.count_label)
-        self.copy_button = QPushButton("Copy ids", self)
-        self.copy_button.setObjectName("batches-copy-ids")
-        self.copy_button.setToolTip("Copy the batch's pk, local and remote batch id")
-        self.copy_button.clicked.connect(self.copy_ids)
-        bar.addWidget(self.copy_button)
         check = QPushButton("Check now", self)
         check.setObjectName("batches-check-now")
         check.setToolTip("Ask the channel for the results of pending batches now")
@@ -243,7 +238,17 @@ class BatchesView(QWidget):
         font = QFont(self.detail_title.font())
         font.setBold(True)
         self.detail_title.setFont(font)
-        layout.addWidget(self.detail_title)
+        # The title can be long (pk, local batch id, status): let it wrap, never widen.
+        self.detail_title.setWordWrap(True)
+        title_row = QHBoxLayout()
+        title_row.addWidget(self.detail_title, 1)
+        # Copying concerns the batch shown, so the button sits with it.
+        self.copy_button = QPushButton("Copy ids", detail)
+        self.copy_button.setObjectName("batches-copy-ids")
+        self.copy_button.setToolTip("Copy the batch's pk, local and remote batch id")
+        self.copy_button.clicked.connect(self.copy_ids)
+        title_row.addWidget(self.copy_button)
+        layout.addLayout(title_row)
 
         form = QFormLayout()
         self.detail_fields: dict[str, QLabel] = {}
