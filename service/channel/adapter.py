@@ -29,6 +29,8 @@ from service.channel.models import (
 from service.net.exchange import RawExchange
 
 T = TypeVar("T")
+# Answers that say the channel cannot serve anyone now, whatever the request.
+OUTAGE_STATUS_CODES = frozenset({401, 403, 408, 429})
 
 
 class ChannelError(Exception):
@@ -41,6 +43,18 @@ class ChannelError(Exception):
         self.message = message
         self.raw = raw
         self.status_code = status_code
+
+    @property
+    def is_outage(self) -> bool:
+        """Whether the channel as a whole is unusable: no answer, auth, rate limit, 5xx.
+
+        A flow stops on an outage instead of waiting out the retries once per item.
+        """
+        status = self.status_code
+        if status is None:
+            # No status: either no answer at all, or an answer that could not be read.
+            return self.raw is None or self.raw.status_code is None
+        return status in OUTAGE_STATUS_CODES or status >= 500
 
 
 @dataclass(frozen=True)

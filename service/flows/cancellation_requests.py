@@ -292,6 +292,8 @@ def _send_decision(
     try:
         result = run.channel.update_cancellation_request(decision)
     except ChannelError as exc:
+        if exc.is_outage:
+            raise  # the run ends; decisions not sent stay unsynced for the next run
         _decision_failed(
             run,
             session,

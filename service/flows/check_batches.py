@@ -50,7 +50,6 @@ from service.store import ErrorQuery
 CHECK_COMMAND = "CheckOrderBatch"
 WAITING = (BatchStatus.SENT_TO_REMOTE, BatchStatus.ONGOING)
 # Channel answers that say the channel itself is unusable now, not this batch.
-CHANNEL_DOWN_CODES = frozenset({401, 403, 408, 429})
 
 
 def check_batches(run: FlowRun) -> None:
@@ -71,7 +70,7 @@ def check_batches(run: FlowRun) -> None:
         except (OmnitronUnavailable, OmnitronAuthError):
             raise
         except ChannelError as exc:
-            if _channel_down(exc):
+            if exc.is_outage:
                 raise
             _could_not_check(run, batch, str(exc), exc.raw)
         except OmnitronError as exc:
@@ -236,15 +235,6 @@ def _could_not_check(
     )
     run.tally.add(skipped=len(_orders_of(batch)))
     run.ctx.event("remote_batch.unchecked", str(batch.pk), description, logging.WARNING)
-
-
-def _channel_down(exc: ChannelError) -> bool:
-    """Whether the channel as a whole is unusable (no answer, auth, rate limit, 5xx)."""
-    status = exc.status_code
-    if status is None:
-        # No status: either no answer at all, or an answer we could not read.
-        return exc.raw is None or exc.raw.status_code is None
-    return status in CHANNEL_DOWN_CODES or status >= 500
 
 
 def _reconcile_mirror(run: FlowRun, waiting: set[int]) -> None:

@@ -53,7 +53,7 @@ def make_env(
     start_marketplace: Callable[..., RunningMarketplace],
     tmp_path: Path,
 ) -> Iterator[Callable[..., FlowEnv]]:
-    """Factory: ``make_env(orders=N, broken_share=x, workers=W, omnitron={}, client={})``."""
+    """Factory: ``make_env(orders=N, broken_share=x, workers=W, omnitron={}, client={}, ...)``."""
     made: list[FlowEnv] = []
 
     def make(
@@ -64,13 +64,18 @@ def make_env(
         omnitron: dict[str, Any] | None = None,
         marketplace: dict[str, Any] | None = None,
         client: dict[str, Any] | None = None,
+        adapter_settings: dict[str, Any] | None = None,
     ) -> FlowEnv:
         omni = start_omnitron(**(omnitron or {}))
         market = start_marketplace(
             initial_orders=orders, broken_share=broken_share, **(marketplace or {})
         )
         adapter = MarketplaceAdapter(
-            MarketplaceSettings(base_url=market.base_url, api_key=SecretStr(market.config.api_key))
+            MarketplaceSettings(
+                base_url=market.base_url,
+                api_key=SecretStr(market.config.api_key),
+                **(adapter_settings or {}),
+            )
         )
         api = _client(omni, **(client or {}))
         store = Store(tmp_path / f"store-{len(made)}.sqlite3")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -219,3 +220,30 @@ def test_a_request_created_before_a_crash_is_linked_not_posted_again(
         {"content_type_name": "cancellationrequest", "remote_id__exact": str(asked["id"])},
     )
     assert [int(a["object_id"]) for a in actions] == [row["pk"]]
+
+
+def test_an_unreachable_channel_ends_the_run_after_one_decision(
+    make_env: Callable[..., FlowEnv],
+) -> None:
+    env = make_env(orders=3, adapter_settings={"max_attempts": 2, "retry_deadline": 2})
+    assert env.service.fetch_and_create_order(is_success_log=False).created == 3
+    cfg = env.omnitron.config
+    api = OmnitronApi(env.omnitron.base_url, cfg.username, cfg.password, cfg.channel_id)
+    asked = [ask_to_cancel(env, order_id) for order_id in order_ids(env)]
+    assert env.service.fetch_and_create_cancellation_requests().created == 3
+    for request in asked:
+        pk = omnitron_request(api, request["id"])["pk"]
+        api.patch(api.ch(f"cancellation_requests/{pk}/"), {"status": "approved"})
+    env.marketplace.control.patch("faults", json={"error_rate": 1.0}).raise_for_status()
+    env.marketplace.control.post("stats/reset").raise_for_status()
+
+    result = env.service.update_cancellation_requests()
+
+    assert result.outcome == "failed", result
+    tried = env.marketplace.control.get("stats").json()["by_route"]
+    patches = sum(n for route, n in tried.items() if route.startswith("PATCH"))
+    assert patches == 2  # one decision, its two attempts; the others were not tried
+    env.marketplace.control.patch("faults", json={"error_rate": 0.0}).raise_for_status()
+    again = env.service.update_cancellation_requests()
+    assert (again.outcome, again.updated) == ("completed", 3), again
+    api.close()
