@@ -152,8 +152,15 @@ def preflight(
     if session_state is SessionState.CLOSED:
         return f"{title} cannot run: the console is closing."
     if flow in running:
-        # Mirrors Omnitron's per-content-type batch lock: one run of a flow at a time.
         return f"{title} is already running; it can run again when this run ends."
+    if flow.commits:
+        # Omnitron's commit lock: one batch per content type may be in commit at a time.
+        for other in running:
+            if other.commits and other.content_type == flow.content_type:
+                return (
+                    f"{title} waits for {flow_title(other)}: Omnitron lets one "
+                    f"{flow.content_type} batch be committed at a time."
+                )
     return None
 
 

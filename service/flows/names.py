@@ -20,3 +20,13 @@ class Flow(StrEnum):
         if self in (Flow.FETCH_CANCELLATION_REQUESTS, Flow.UPDATE_CANCELLATION_REQUESTS):
             return "cancellationrequest"
         return "order"
+
+    @property
+    def commits(self) -> bool:
+        """Whether the flow declares objects (``commit``) on its batch.
+
+        Omnitron lets one batch per content type be in ``commit`` at a time, so two
+        committing flows of one content type cannot run together. check-batches only
+        finishes batches that others committed.
+        """
+        return self is not Flow.CHECK_BATCHES

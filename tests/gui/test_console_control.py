@@ -167,7 +167,13 @@ def test_two_runs_of_one_flow_never_overlap(
 def test_preflight_says_why_a_run_cannot_start() -> None:
     flow = Flow.UPDATE_ORDERS
     assert preflight(flow, session_state=SessionState.READY) is None
-    assert preflight(flow, session_state=SessionState.READY, running={Flow.FETCH_ORDERS}) is None
+    # Omnitron's commit lock: one committing flow per content type at a time.
+    waits = preflight(flow, session_state=SessionState.READY, running={Flow.FETCH_ORDERS})
+    assert waits is not None
+    assert "waits for Fetch orders" in waits
+    assert preflight(Flow.CHECK_BATCHES, session_state=SessionState.READY, running={flow}) is None
+    other_type = Flow.FETCH_CANCELLATION_REQUESTS
+    assert preflight(other_type, session_state=SessionState.READY, running={flow}) is None
     assert "still connecting" in (preflight(flow, session_state=SessionState.STARTING) or "")
     failed = preflight(flow, session_state=SessionState.FAILED, session_error="login refused")
     assert failed == "Update orders cannot run: the connection failed: login refused"
