@@ -15,7 +15,7 @@ import html
 import logging
 from datetime import datetime
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QEvent, QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QGroupBox,
@@ -72,14 +72,15 @@ class FlowPanel(QWidget):
         name = flow.value
         self.setObjectName(f"panel-{name}")
 
-        self.run_button = QPushButton(icon("run"), "Run")
+        self.run_button = QPushButton("Run")
         self.run_button.setObjectName(f"run-{name}")
         self.run_button.clicked.connect(lambda: self.run_requested.emit(self.flow))
-        self.cancel_button = QPushButton(icon("cancel"), "Cancel")
+        self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName(f"cancel-{name}")
         self.cancel_button.setEnabled(False)
         self.cancel_button.setToolTip("Stop this run at its next safe point (Esc)")
         self.cancel_button.clicked.connect(lambda: self.cancel_requested.emit(self.flow))
+        self._set_icons()
 
         self.success_log = QCheckBox("Report successes too")
         self.success_log.setObjectName(f"success-log-{name}")
@@ -239,6 +240,16 @@ class FlowPanel(QWidget):
         self.progress_bar.setRange(0, total)
         self.progress_bar.setValue(min(progress.done, total))
         self.progress_bar.setFormat(f"%v / %m{current}")
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
+        """Redraw the icons in the new palette's colours after a theme change."""
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self._set_icons()
+        super().changeEvent(event)
+
+    def _set_icons(self) -> None:
+        self.run_button.setIcon(icon("run"))
+        self.cancel_button.setIcon(icon("cancel"))
 
     def show_event(self, event: FlowEvent) -> None:
         """Add one of the run's events to the log (detail below INFO is left out)."""

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
 
+from gui.flow_tab import FlowPanel
 from gui.icons import ICON_DIR, ICON_NAMES, icon, render
 from gui.theme import THEMES, apply_theme, current_theme, palette_for, resolve_theme
+from service.flows.names import Flow
 
 
 @pytest.fixture
@@ -80,3 +85,32 @@ def test_icons_take_the_palette_text_colour() -> None:
 def test_unknown_icon_is_refused(qapp: QApplication) -> None:
     with pytest.raises(ValueError, match="unknown icon"):
         icon("no-such-icon")
+
+
+def _opaque_colours(button_icon: QIcon) -> set[int]:
+    image = button_icon.pixmap(24).toImage()
+    return {
+        image.pixel(x, y)
+        for x in range(image.width())
+        for y in range(image.height())
+        if image.pixel(x, y) >> 24 == 0xFF
+    }
+
+
+def test_flow_buttons_redraw_their_icons_when_the_theme_changes(
+    app: QApplication, qtbot: QtBot, tmp_path: Path
+) -> None:
+    apply_theme(app, "light")
+    panel = FlowPanel(
+        Flow.FETCH_ORDERS, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
+    )
+    qtbot.addWidget(panel)
+    light = _opaque_colours(panel.run_button.icon())
+
+    apply_theme(app, "dark")
+    app.processEvents()
+
+    dark = _opaque_colours(panel.run_button.icon())
+    assert light
+    assert dark
+    assert light != dark
