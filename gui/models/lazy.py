@@ -40,7 +40,7 @@ Index = QModelIndex | QPersistentModelIndex
 
 PAGE_SIZE = 200
 # Rows asked for at once while looking for one record (show_batch and the like).
-LOCATE_PAGE_SIZE = 2_000
+LOCATE_PAGE_SIZE = 500
 # How far locate() reads before it gives up; the record is then not in this query.
 LOCATE_LIMIT = 50_000
 
