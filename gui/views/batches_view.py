@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
-    QTableView,
     QTableWidget,
     QTableWidgetItem,
     QTreeWidget,
@@ -41,7 +40,7 @@ from gui.models.formatting import format_age, format_time
 from gui.models.lazy import RECORD_ROLE
 from gui.widgets.badge import is_dark
 from gui.widgets.date_range import DateRangeFilter
-from gui.widgets.tables import configure_table
+from gui.widgets.tables import table_beside_detail
 from service.flows.names import Flow
 from service.store import BatchMirror, ErrorQuery, Store
 
@@ -75,19 +74,10 @@ class BatchesView(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(self._build_toolbar())
-        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        self.splitter.setObjectName("batches-splitter")
-        self.table = QTableView(self.splitter)
-        self.table.setObjectName("batches-table")
-        configure_table(self.table, self.model)
-        self.detail = self._build_detail()
-        self.splitter.addWidget(self.table)
-        self.splitter.addWidget(self.detail)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter, self.table, self.detail = table_beside_detail(
+            self, "batches", self.model, self._build_detail, (70, 220, 130, 110, 120, 90, 150, 80)
+        )
         layout.addWidget(self.splitter, 1)
-        for column, width in enumerate((70, 220, 130, 110, 120, 90, 150, 80)):
-            self.table.setColumnWidth(column, width)
 
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.model.loaded.connect(self._update_count)
@@ -227,8 +217,8 @@ class BatchesView(QWidget):
         bar.addWidget(check)
         return bar
 
-    def _build_detail(self) -> QWidget:
-        detail = QWidget(self.splitter)
+    def _build_detail(self, splitter: QSplitter) -> QWidget:
+        detail = QWidget(splitter)
         detail.setObjectName("batch-detail")
         layout = QVBoxLayout(detail)
         layout.setContentsMargins(6, 0, 0, 0)

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -28,7 +27,7 @@ from gui.models.errors import ErrorReportsModel, export_error_reports_csv, repor
 from gui.models.formatting import format_time, pretty_payload, pretty_request
 from gui.models.lazy import RECORD_ROLE
 from gui.widgets.date_range import DateRangeFilter
-from gui.widgets.tables import configure_table
+from gui.widgets.tables import table_beside_detail
 from service.store import ErrorQuery, Store, StoredErrorReport
 
 SEARCH_DELAY_MS = 250
@@ -71,19 +70,10 @@ class ErrorsView(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(self._build_filters())
-        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        self.splitter.setObjectName("errors-splitter")
-        self.table = QTableView(self.splitter)
-        self.table.setObjectName("errors-table")
-        configure_table(self.table, self.model)
-        self.detail = self._build_detail()
-        self.splitter.addWidget(self.table)
-        self.splitter.addWidget(self.detail)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter, self.table, self.detail = table_beside_detail(
+            self, "errors", self.model, self._build_detail, (300, 70, 110, 90, 320)
+        )
         layout.addWidget(self.splitter, 1)
-        for column, width in enumerate((300, 70, 110, 90, 320)):
-            self.table.setColumnWidth(column, width)
 
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.model.loaded.connect(self._update_count)
@@ -248,8 +238,8 @@ class ErrorsView(QWidget):
         rows.addLayout(filters)
         return rows
 
-    def _build_detail(self) -> QWidget:
-        detail = QWidget(self.splitter)
+    def _build_detail(self, splitter: QSplitter) -> QWidget:
+        detail = QWidget(splitter)
         detail.setObjectName("error-detail")
         layout = QVBoxLayout(detail)
         layout.setContentsMargins(6, 0, 0, 0)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QSplitter, QTableView, QWidget
 
 from gui.models.lazy import LazyTableModel
 from gui.widgets.badge import BadgeDelegate
@@ -55,3 +57,30 @@ def configure_table(table: QTableView, model: LazyTableModel, *, sortable: bool 
         header.viewport().update()
 
     header.sortIndicatorChanged.connect(snap_back)
+
+
+def table_beside_detail(
+    owner: QWidget,
+    key: str,
+    model: LazyTableModel,
+    detail_factory: Callable[[QSplitter], QWidget],
+    column_widths: Sequence[int],
+) -> tuple[QSplitter, QTableView, QWidget]:
+    """The master-detail layout of the data views: a table left, its detail right.
+
+    Object names follow the views' convention: ``<key>-splitter`` and ``<key>-table``.
+    ``detail_factory`` builds the detail pane as a child of the splitter.
+    """
+    splitter = QSplitter(Qt.Orientation.Horizontal, owner)
+    splitter.setObjectName(f"{key}-splitter")
+    table = QTableView(splitter)
+    table.setObjectName(f"{key}-table")
+    configure_table(table, model)
+    detail = detail_factory(splitter)
+    splitter.addWidget(table)
+    splitter.addWidget(detail)
+    splitter.setStretchFactor(0, 3)
+    splitter.setStretchFactor(1, 2)
+    for column, width in enumerate(column_widths):
+        table.setColumnWidth(column, width)
+    return splitter, table, detail
