@@ -224,6 +224,19 @@ class Secrets:
                 f"({type(exc).__name__}); set {secret_env_var(profile.name, kind)} instead"
             ) from None
 
+    def forget(self, profile_name: str) -> None:
+        """Remove a profile's secrets from the OS keyring (those not there are skipped)."""
+        for kind in SECRET_KINDS:
+            try:
+                self._keyring().delete_password(KEYRING_SERVICE, f"{profile_name}:{kind}")
+            except keyring.errors.PasswordDeleteError:
+                continue  # never stored: nothing to forget
+            except keyring.errors.KeyringError as exc:
+                raise ProfileError(
+                    f"profile {profile_name!r}: cannot remove its {kind} secret from the "
+                    f"keyring ({type(exc).__name__})"
+                ) from None
+
     def _get(self, profile: Profile, kind: str, missing: str) -> SecretStr:
         variable = secret_env_var(profile.name, kind)
         value = self._env.get(variable)

@@ -575,8 +575,8 @@ class SettingsDialog(QDialog):
             self,
             "Remove profile",
             f"Remove profile {name!r} from {self._locations.config_file}?\n\n"
-            "Its local history stays on disk, and its password and API key stay in the "
-            "keyring.",
+            "Its password and API key are removed from the keyring; its local history "
+            "stays on disk.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )
@@ -584,6 +584,7 @@ class SettingsDialog(QDialog):
             return
         try:
             delete_profile(name, path=self._locations.config_file)
+            self._secrets.forget(name)
         except ProfileError as exc:
             self._show_error(str(exc))
             return

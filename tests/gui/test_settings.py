@@ -6,6 +6,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import keyring.errors
 import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QLabel, QLineEdit, QMessageBox, QPushButton
@@ -27,6 +28,10 @@ class FakeKeyring:
 
     def set_password(self, service: str, user: str, password: str) -> None:
         self.passwords[(service, user)] = password
+
+    def delete_password(self, service: str, user: str) -> None:
+        if self.passwords.pop((service, user), None) is None:
+            raise keyring.errors.PasswordDeleteError(user)
 
 
 @pytest.fixture
@@ -186,6 +191,7 @@ def test_edit_and_remove_round_trip(
     assert "acme" in asked[0]
     assert set(load_profiles(locations.config_file)) == {SANDBOX}
     assert dialog.profile_list.count() == 1
+    assert not [user for _, user in keyring_backend.passwords if user.startswith("acme:")]
 
 
 def test_remove_asks_first_and_keeps_the_profile_on_no(
