@@ -29,7 +29,7 @@ from service.channel.models import ChannelCancel
 from service.flows.channel_feed import (
     CommitBuffer,
     conf_of,
-    drain_feed,
+    drain_feed_into_batch,
     is_record_failure,
     item_pks_for_line,
     reason_id_for,
@@ -57,19 +57,14 @@ class _CancelProblem(Exception):
 
 def fetch_cancels(run: FlowRun) -> None:
     """Bring the channel's cancellations since the cursor into Omnitron."""
-    objects = CommitBuffer(run.open_batch())
-    try:
-        drain_feed(
-            run,
-            run.channel.fetch_cancelled_orders,
-            label=LABEL,
-            command=COMMAND,
-            handle=lambda cancel, fetched: _apply(run, objects, cancel, fetched),
-            subject_of=_subject,
-        )
-    finally:
-        # Declared before the runner finishes the batch, also after a stop request.
-        objects.flush()
+    drain_feed_into_batch(
+        run,
+        run.channel.fetch_cancelled_orders,
+        label=LABEL,
+        command=COMMAND,
+        handle=lambda objects, cancel, fetched: _apply(run, objects, cancel, fetched),
+        subject_of=_subject,
+    )
 
 
 def _subject(fetched: Fetched[ChannelCancel]) -> str:

@@ -189,3 +189,31 @@ def channel_code_for(conf: ChannelConf, reason_id: int | None) -> str:
 def conf_of(run: FlowRun) -> ChannelConf:
     """The channel settings read at the start of the run."""
     return run.channel_info.conf if run.channel_info is not None else ChannelConf()
+
+
+def drain_feed_into_batch(
+    run: FlowRun,
+    feed: Callable[[datetime | None], Iterator[Fetched[T]]],
+    *,
+    label: str,
+    command: str,
+    handle: Callable[[CommitBuffer, T, Fetched[T]], None],
+    subject_of: Callable[[Fetched[T]], str],
+) -> None:
+    """:func:`drain_feed` on the run's new batch, declaring what ``handle`` buffers.
+
+    The buffer is flushed whatever ends the loop (also a stop request or an outage),
+    so every change already made in Omnitron is declared before the batch finishes.
+    """
+    objects = CommitBuffer(run.open_batch())
+    try:
+        drain_feed(
+            run,
+            feed,
+            label=label,
+            command=command,
+            handle=lambda item, fetched: handle(objects, item, fetched),
+            subject_of=subject_of,
+        )
+    finally:
+        objects.flush()

@@ -29,7 +29,7 @@ from service.channel.adapter import Fetched
 from service.channel.models import ChannelLineUpdate
 from service.flows.channel_feed import (
     CommitBuffer,
-    drain_feed,
+    drain_feed_into_batch,
     item_pks_for_line,
 )
 from service.flows.run import FlowRun
@@ -43,18 +43,14 @@ LABEL = "line_update"
 
 def fetch_item_updates(run: FlowRun) -> None:
     """Apply the channel's line updates since the cursor to Omnitron's order items."""
-    objects = CommitBuffer(run.open_batch())
-    try:
-        drain_feed(
-            run,
-            run.channel.fetch_line_updates,
-            label=LABEL,
-            command=COMMAND,
-            handle=lambda update, fetched: _apply(run, objects, update, fetched),
-            subject_of=_subject,
-        )
-    finally:
-        objects.flush()
+    drain_feed_into_batch(
+        run,
+        run.channel.fetch_line_updates,
+        label=LABEL,
+        command=COMMAND,
+        handle=lambda objects, update, fetched: _apply(run, objects, update, fetched),
+        subject_of=_subject,
+    )
 
 
 def _subject(fetched: Fetched[ChannelLineUpdate]) -> str:
