@@ -135,7 +135,59 @@ def _v1_initial(db: sqlite_utils.Database) -> None:
     db["error_reports"].enable_fts(FTS_COLUMNS, fts_version="FTS5", create_triggers=True)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_initial,)
+def _v2_integrity(db: sqlite_utils.Database) -> None:
+    """Run leases, run owners, dead letters in the outbox, report delivery state.
+
+    - ``leases``: who owns a flow or a commit lock right now (one row per name, e.g.
+      ``flow:fetch-orders`` or ``commit:order``), with the owner's pid, host and a
+      heartbeat, so a second process can tell a live owner from a dead one.
+    - ``runs`` gain the owner (pid, host) and its heartbeat, so a run whose process
+      died can be marked ``interrupted`` by the next one.
+    - ``error_reports`` gain ``dead`` (Omnitron refused the report for good; kept,
+      out of the outbox), ``delivery_error`` (the last answer) and ``sending_at``
+      (a POST was started: if its answer was lost, look before posting again).
+    - ``runs.pending_batch_id``: the ``local_batch_id`` a run asked Omnitron to
+      create, recorded before the POST, so a lost answer leaves no anonymous batch.
+    """
+    # Statement by statement, not executescript(): that would COMMIT the migration's
+    # transaction first, and a failure half-way would leave a half-migrated file.
+    for statement in _V2_STATEMENTS:
+        db.execute(statement)
+
+
+_V2_STATEMENTS: tuple[str, ...] = tuple(
+    statement.strip()
+    for statement in """
+        CREATE TABLE leases (
+            name TEXT PRIMARY KEY,
+            run_id INTEGER,
+            flow TEXT NOT NULL DEFAULT '',
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            token TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            heartbeat_at TEXT NOT NULL
+        );
+
+        ALTER TABLE runs ADD COLUMN pid INTEGER;
+        ALTER TABLE runs ADD COLUMN host TEXT NOT NULL DEFAULT '';
+        ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
+        ALTER TABLE runs ADD COLUMN pending_batch_id TEXT;
+        CREATE INDEX ix_runs_outcome ON runs (outcome) WHERE outcome = 'running';
+
+        ALTER TABLE error_reports ADD COLUMN dead INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE error_reports ADD COLUMN delivery_error TEXT NOT NULL DEFAULT '';
+        ALTER TABLE error_reports ADD COLUMN sending_at TEXT;
+        DROP INDEX ix_error_reports_undelivered;
+        CREATE INDEX ix_error_reports_undelivered ON error_reports (id)
+            WHERE delivered = 0 AND dead = 0;
+        CREATE INDEX ix_error_reports_dead ON error_reports (id) WHERE dead = 1;
+    """.split(";")
+    if statement.strip()
+)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_initial, _v2_integrity)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
