@@ -10,8 +10,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 if TYPE_CHECKING:
     from service.omnitron.models.batch import BatchRequest
 
-RunOutcome = Literal["running", "completed", "failed", "cancelled"]
-FINAL_OUTCOMES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+RunOutcome = Literal["running", "completed", "failed", "cancelled", "interrupted"]
+# "interrupted": the run's process died (or lost its lease) before it could record an
+# outcome; a later run found it and closed the record with the counts it had saved.
+FINAL_OUTCOMES: frozenset[str] = frozenset({"completed", "failed", "cancelled", "interrupted"})
 FINAL_BATCH_STATUSES: frozenset[str] = frozenset({"done", "fail"})
 
 BATCH_ORDER_COLUMNS: frozenset[str] = frozenset(
@@ -76,11 +78,34 @@ class RunRecord(_Record):
     error_count: int = 0
     message: str = ""
     duration_s: float | None = None
+    # The process that ran it, and when it last said it was alive.
+    pid: int | None = None
+    host: str = ""
+    heartbeat_at: UtcTime | None = None
+    # The local_batch_id this run asked Omnitron to create (known before the answer).
+    pending_batch_id: str | None = None
 
     @property
     def is_running(self) -> bool:
         """True until :meth:`Store.finish_run` was called for it."""
         return self.outcome == "running"
+
+
+class LeaseRecord(_Record):
+    """Who holds a named lease (``flow:<flow>`` or ``commit:<content type>``) right now.
+
+    ``token`` identifies one holding (one run), so a process holding several runs'
+    leases, like the console, still tells them apart.
+    """
+
+    name: str
+    run_id: int | None = None
+    flow: str = ""
+    pid: int
+    host: str
+    token: str
+    started_at: UtcTime
+    heartbeat_at: UtcTime
 
 
 class BatchMirror(_Record):
