@@ -434,7 +434,8 @@ class Store:
     def undelivered_reports(self, limit: int = 500) -> list[StoredErrorReport]:
         """The outbox: reports Omnitron has not accepted yet, oldest first."""
         rows = self._rows(
-            f"SELECT {_ERROR_COLUMNS} FROM error_reports WHERE delivered = 0 ORDER BY id LIMIT ?",
+            f"SELECT {_ERROR_COLUMNS} FROM error_reports WHERE delivered = 0 AND dead = 0 "
+            "ORDER BY id LIMIT ?",
             [limit],
         )
         return [_report(row) for row in rows]
