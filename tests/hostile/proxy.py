@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import threading
 from dataclasses import dataclass
@@ -51,7 +52,9 @@ class Rule:
     """What to do to the requests that match ``method`` and the ``path`` regex.
 
     ``times`` is how many matching requests the rule affects (``None``: all of them);
-    ``skip`` lets that many matches through untouched first. ``options`` are the
+    ``skip`` lets that many matches through untouched first; ``rate`` applies the
+    rule to that share of the remaining matches, drawn from the proxy's seeded
+    random generator (so a run of faults can be repeated). ``options`` are the
     action's parameters: ``status``, ``body``, ``headers`` (status), ``size``
     (huge), ``chunk`` and ``interval`` (slow), ``fn`` (rewrite).
     """
@@ -64,9 +67,11 @@ class Rule:
         path: str = "",
         times: int | None = 1,
         skip: int = 0,
+        rate: float = 1.0,
         **options: Any,
     ) -> None:
         self.action = action
+        self.rate = rate
         self.method = method.upper() if method else None
         self.path = path
         self.times = times
@@ -85,12 +90,14 @@ class Rule:
             return False
         return re.search(self.path, path) is not None
 
-    def claim(self) -> bool:
+    def claim(self, rng: random.Random) -> bool:
         """Count one matching request; ``True`` if the rule applies to it."""
         self._seen += 1
         if self._seen <= self.skip:
             return False
         if self.times is not None and self.hits >= self.times:
+            return False
+        if self.rate < 1.0 and rng.random() >= self.rate:
             return False
         self.hits += 1
         return True
@@ -117,8 +124,9 @@ class _Request:
 class HostileProxy:
     """An HTTP proxy on 127.0.0.1 that misbehaves by rule. Use as a context manager."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, *, seed: int = 0) -> None:
         self.upstream = upstream.rstrip("/")
+        self._rng = random.Random(seed)
         self.requests: list[tuple[str, str]] = []
         self._rules: list[Rule] = []
         self._lock = threading.Lock()
@@ -189,7 +197,7 @@ class HostileProxy:
         with self._lock:
             self.requests.append((method, path))
             for rule in self._rules:
-                if rule.matches(method, path) and rule.claim():
+                if rule.matches(method, path) and rule.claim(self._rng):
                     return rule
         return None
 

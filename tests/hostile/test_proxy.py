@@ -71,3 +71,15 @@ def test_drop_never_reaches_the_server(omnitron: RunningOmnitron, hostile_proxy:
     with httpx.Client(base_url=proxy.url) as client, pytest.raises(httpx.RemoteProtocolError):
         _login(client)
     assert omnitron.control.get("stats").json()["total"] == before
+
+
+def test_rate_applies_to_a_repeatable_share(omnitron: RunningOmnitron) -> None:
+    def codes() -> list[int]:
+        with HostileProxy(omnitron.base_url, seed=7) as proxy:
+            proxy.add(Rule(path=r"/auth/", action="status", status=503, times=None, rate=0.5))
+            with httpx.Client(base_url=proxy.url) as client:
+                return [_login(client).status_code for _ in range(40)]
+
+    first = codes()
+    assert first == codes()
+    assert 5 < first.count(503) < 35
