@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import resource
 import tempfile
 import time
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -29,48 +27,16 @@ from service.flows.run import FlowOptions
 from service.omnitron.client import OmnitronClient
 from service.omnitron.settings import OmnitronSettings
 from service.order_service import OrderService
-from service.sandbox.faults import FaultSettings
-from service.sandbox.marketplace import MarketplaceSimConfig, MarketplaceSimulator
-from service.sandbox.omnitron import OmnitronSimConfig, OmnitronSimulator
-from service.sandbox.server import ServedApp
 from service.store import Store
-
-
-def _serve(conn: Connection, orders: int, latency_ms: int, broken_share: float) -> None:
-    """Child process: serve both simulators until told to stop."""
-    faults = FaultSettings(latency_ms=latency_ms)
-    omnitron = OmnitronSimulator(OmnitronSimConfig(faults=faults, progress_orders=False))
-    marketplace = MarketplaceSimulator(
-        MarketplaceSimConfig(
-            initial_orders=orders,
-            broken_share=broken_share,
-            arrival_per_hour=0,
-            # The benchmark measures our flow, not the marketplace's rate limit.
-            rate_limit_per_second=10_000,
-            faults=faults,
-        )
-    )
-    servers = [ServedApp(omnitron.app).start(), ServedApp(marketplace.app).start()]
-    conn.send((servers[0].base_url, servers[1].base_url))
-    conn.recv()
-    for server in servers:
-        server.stop()
-    omnitron.close()
-    marketplace.close()
+from tests.benchmarks.simulators import SimulatorProcess
 
 
 def run(orders: int, latency_ms: int, workers: int, broken_share: float) -> dict[str, Any]:
     """Run fetch-orders once against fresh simulators; return the measurements."""
-    parent, child = multiprocessing.Pipe()
-    process = multiprocessing.Process(
-        target=_serve, args=(child, orders, latency_ms, broken_share), daemon=True
-    )
-    process.start()
-    try:
-        omnitron_url, marketplace_url = parent.recv()
+    with SimulatorProcess(orders=orders, latency_ms=latency_ms, broken_share=broken_share) as sims:
         client = OmnitronClient(
             OmnitronSettings(
-                base_url=omnitron_url,
+                base_url=sims.omnitron_url,
                 username="sandbox",
                 password=SecretStr("sandbox"),
                 channel_id=1,
@@ -79,19 +45,16 @@ def run(orders: int, latency_ms: int, workers: int, broken_share: float) -> dict
             )
         )
         adapter = MarketplaceAdapter(
-            MarketplaceSettings(base_url=marketplace_url, api_key=SecretStr("sandbox-key"))
+            MarketplaceSettings(base_url=sims.marketplace_url, api_key=SecretStr("sandbox-key"))
         )
         with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.sqlite3") as store:
             service = OrderService(client, adapter, store, profile="bench", workers=workers)
             started = time.perf_counter()
             result = service.fetch_and_create_order(ctx=RunContext(on_event=lambda _: None))
             wall = time.perf_counter() - started
-        stats = httpx.get(f"{omnitron_url}_sandbox/stats", timeout=30).json()
+        stats = httpx.get(f"{sims.omnitron_url}_sandbox/stats", timeout=30).json()
         client.close()
         adapter.close()
-    finally:
-        parent.send("stop")
-        process.join(timeout=30)
     created = max(result.created, 1)
     return {
         "orders": orders,
