@@ -30,6 +30,7 @@ from service.store_records import (
     BatchMirror,
     ErrorQuery,
     NewErrorReport,
+    OutboxCounts,
     ParkedItem,
     RunRecord,
     StoredErrorReport,
@@ -43,6 +44,7 @@ __all__ = [
     "BatchMirror",
     "ErrorQuery",
     "NewErrorReport",
+    "OutboxCounts",
     "ParkedItem",
     "RecordNotFound",
     "RunRecord",
@@ -60,7 +62,7 @@ _WORD = re.compile(r"\w", re.UNICODE)
 _ERROR_COLUMNS = (
     "id, code, description, is_ok, flow, run_id, batch_pk, local_batch_id, content_type, "
     "object_id, subject, raw_request, raw_response, omnitron_payload, delivered, "
-    "created_at, delivered_at, attempts, last_seen_at"
+    "created_at, delivered_at, attempts, last_seen_at, dead, delivery_error, sending_at"
 )
 _BATCH_COLUMNS = (
     "pk, local_batch_id, remote_batch_id, content_type, status, objects, flow, run_id, "
@@ -431,14 +433,45 @@ class Store:
             if cursor.rowcount == 0:
                 raise RecordNotFound(f"error report {report_id} not found")
 
-    def undelivered_reports(self, limit: int = 500) -> list[StoredErrorReport]:
-        """The outbox: reports Omnitron has not accepted yet, oldest first."""
+    def undelivered_reports(self, limit: int = 500, after_id: int = 0) -> list[StoredErrorReport]:
+        """The outbox: reports waiting for Omnitron (not refused ones), oldest first.
+
+        ``after_id`` pages on: only reports with a larger id.
+        """
         rows = self._rows(
             f"SELECT {_ERROR_COLUMNS} FROM error_reports WHERE delivered = 0 AND dead = 0 "
-            "ORDER BY id LIMIT ?",
-            [limit],
+            "AND id > ? ORDER BY id LIMIT ?",
+            [after_id, limit],
         )
         return [_report(row) for row in rows]
+
+    def mark_sending(self, report_id: int) -> None:
+        """A POST of report ``report_id`` starts now: if its answer is lost, look first."""
+        self._update_report(report_id, "sending_at = ?", [iso(utc_now())])
+
+    def mark_dead(self, report_id: int, answer: str) -> None:
+        """Omnitron refused report ``report_id`` for good: keep it, out of the outbox."""
+        self._update_report(report_id, "dead = 1, delivery_error = ?", [answer])
+
+    def note_delivery_error(self, report_id: int, answer: str) -> None:
+        """Report ``report_id`` stays in the outbox; ``answer`` says why, for the operator."""
+        self._update_report(report_id, "delivery_error = ?", [answer])
+
+    def outbox_counts(self) -> OutboxCounts:
+        """Reports waiting for Omnitron and reports it refused (each from its own index)."""
+        waiting = self._scalar(
+            "SELECT count(*) FROM error_reports WHERE delivered = 0 AND dead = 0"
+        )
+        refused = self._scalar("SELECT count(*) FROM error_reports WHERE dead = 1")
+        return OutboxCounts(waiting=int(waiting), refused=int(refused))
+
+    def _update_report(self, report_id: int, assignments: str, params: list[Any]) -> None:
+        with self._write() as db:
+            cursor = db.execute(
+                f"UPDATE error_reports SET {assignments} WHERE id = ?", [*params, report_id]
+            )
+            if cursor.rowcount == 0:
+                raise RecordNotFound(f"error report {report_id} not found")
 
     def get_error_report(self, report_id: int) -> StoredErrorReport:
         """Report ``report_id``; :class:`RecordNotFound` if there is none."""
@@ -568,6 +601,7 @@ def _report(row: dict[str, Any]) -> StoredErrorReport:
     row["omnitron_payload"] = json.loads(row["omnitron_payload"])
     row["is_ok"] = bool(row["is_ok"])
     row["delivered"] = bool(row["delivered"])
+    row["dead"] = bool(row["dead"])
     return StoredErrorReport.model_validate(row)
 
 
@@ -628,6 +662,8 @@ def _error_filters(query: ErrorQuery) -> tuple[str, list[Any]]:
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
+    if query.delivery is not None:
+        clauses.append(_DELIVERY_FILTERS[query.delivery])
     if query.since is not None:
         clauses.append("created_at >= ?")
         params.append(iso(query.since))
@@ -635,3 +671,13 @@ def _error_filters(query: ErrorQuery) -> tuple[str, list[Any]]:
         clauses.append("created_at < ?")
         params.append(iso(query.until))
     return _where(clauses), params
+
+
+# Each reads one of the two partial indexes (outbox, refused) instead of the table.
+_WAITING_IDS = "SELECT id FROM error_reports WHERE delivered = 0 AND dead = 0"
+_REFUSED_IDS = "SELECT id FROM error_reports WHERE dead = 1"
+_DELIVERY_FILTERS: dict[str, str] = {
+    "waiting": f"id IN ({_WAITING_IDS})",
+    "refused": f"id IN ({_REFUSED_IDS})",
+    "undelivered": f"id IN ({_WAITING_IDS} UNION ALL {_REFUSED_IDS})",
+}

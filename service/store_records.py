@@ -234,6 +234,32 @@ class StoredErrorReport(NewErrorReport):
     delivered_at: UtcTime | None = None
     attempts: int = 1
     last_seen_at: UtcTime
+    # Omnitron refused the report for good: kept, out of the outbox, with the answer.
+    dead: bool = False
+    # The last answer that kept the report from being delivered (one line).
+    delivery_error: str = ""
+    # When a POST of it started; set and not delivered means its answer was lost.
+    sending_at: UtcTime | None = None
+
+    @property
+    def delivery_state(self) -> Delivery:
+        """``delivered``, ``waiting`` (in the outbox) or ``refused`` (dead)."""
+        if self.delivered:
+            return "delivered"
+        return "refused" if self.dead else "waiting"
+
+
+# Where a report is on its way to Omnitron, as ErrorQuery.delivery filters it;
+# "undelivered" is waiting or refused.
+Delivery = Literal["delivered", "waiting", "refused"]
+DeliveryFilter = Literal["undelivered", "waiting", "refused"]
+
+
+class OutboxCounts(_Record):
+    """How many reports wait for Omnitron and how many it refused for good."""
+
+    waiting: int = 0
+    refused: int = 0
 
 
 class ErrorQuery(_Record):
@@ -248,6 +274,7 @@ class ErrorQuery(_Record):
     run_id: int | None = None
     batch_pk: int | None = None
     local_batch_id: str | None = None
+    delivery: DeliveryFilter | None = None
     since: UtcTime | None = None
     until: UtcTime | None = None
     order_by: str = "created_at"
