@@ -1,6 +1,6 @@
 """What the flows see of a sales channel: frozen, validated DTOs.
 
-These carry exactly the information of ``OMNITRON_API.md`` §5 ("Data the channel
+These carry exactly the information of ``docs/omnitron-api.md`` §5 ("Data the channel
 side delivers"). Conventions:
 
 - models are frozen and ignore unknown fields; ``extra_field`` mappings are read-only;

@@ -2,7 +2,7 @@
 
 update-orders (sync) gets the verdicts at once; check-batches gets them when the
 channel's asynchronous batch completes. Both apply them the same way
-(OMNITRON_API.md §4, §6.1, §6.13):
+(docs/omnitron-api.md §4, §6.1, §6.13):
 
 - each verdict is matched to the order it concerns by the channel order id the update
   carried (fallback: the order number);

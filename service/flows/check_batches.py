@@ -1,7 +1,7 @@
 """check-batches: settle the order batches the channel processes asynchronously.
 
 The reference's get_order_batch_requests crashes and never finishes a batch
-(OMNITRON_API.md §6.1). Here, for each of this channel's ``order`` batch requests in
+(docs/omnitron-api.md §6.1). Here, for each of this channel's ``order`` batch requests in
 ``sent_to_remote``/``ongoing``, the channel is asked about its batch:
 
 - still processing → ``ongoing`` (PATCHed only on the first sighting: a repeated

@@ -1,4 +1,4 @@
-"""update-orders: Omnitron's changed orders go to the channel (OMNITRON_API.md §4).
+"""update-orders: Omnitron's changed orders go to the channel (docs/omnitron-api.md §4).
 
 One run takes one page of ``orders/updates/`` (up to 100 orders, as the reference):
 one run is one batch request and, in async mode, one channel batch, so the two can

@@ -1,4 +1,4 @@
-"""Query strings the way Omnitron's filters expect them (OMNITRON_API.md §1).
+"""Query strings the way Omnitron's filters expect them (docs/omnitron-api.md §1).
 
 - lists repeat the key: ``status=sent_to_remote&status=ongoing``;
 - ``__in`` filters are one comma-joined value: ``pk__in=1,2,3``;

@@ -1,4 +1,4 @@
-"""Paging termination (OMNITRON_API.md §6.14) against scripted answers.
+"""Paging termination (docs/omnitron-api.md §6.14) against scripted answers.
 
 The server side is httpx's MockTransport, so a misbehaving listing (no ``next`` key,
 endless pages) can be played that the simulator, being correct, never produces.

@@ -1,6 +1,6 @@
 """create_order: one channel order into Omnitron, isolated and idempotent.
 
-Steps (OMNITRON_API.md §4, with the §6 defects fixed): existence check by number
+Steps (docs/omnitron-api.md §4, with the §6 defects fixed): existence check by number
 first (a duplicate costs no customer or address), cargo company and product pks from
 the run's caches, customer and both addresses under the customer's lock, the create
 (the client looks before it retries a lost answer), the new order's items, and the

@@ -1,4 +1,4 @@
-"""Batch requests and the integration actions they bookkeep (OMNITRON_API.md §3)."""
+"""Batch requests and the integration actions they bookkeep (docs/omnitron-api.md §3)."""
 
 from __future__ import annotations
 

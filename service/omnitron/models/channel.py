@@ -27,7 +27,7 @@ class ChannelConf(OmnitronModel):
     @classmethod
     def _identifier_as_text(cls, value: Any) -> str:
         # Read as plain text, whatever form it arrives in (the reference compared it
-        # with an enum and never matched; see OMNITRON_API.md §6.8).
+        # with an enum and never matched; see docs/omnitron-api.md §6.8).
         if value is None or not str(value).strip():
             return "email"
         text = str(getattr(value, "value", value)).strip().lower()

@@ -18,7 +18,7 @@ from service.omnitron.models.base import (
     Text,
 )
 
-# Omnitron's order statuses (OMNITRON_API.md §2); new channel orders start approved.
+# Omnitron's order statuses (docs/omnitron-api.md §2); new channel orders start approved.
 STATUS_APPROVED = "400"
 
 

@@ -1,6 +1,6 @@
 """Omnitron simulator: the order-flow subset of Akinon Omnitron's REST API (FastAPI).
 
-See ``OMNITRON_API.md`` for the behaviour it reproduces and ``docs/sandbox-control.md``
+See ``docs/omnitron-api.md`` for the behaviour it reproduces and ``docs/sandbox-control.md``
 for its ``/_sandbox/`` control routes.
 """
 

@@ -201,7 +201,7 @@ def seed_tables(
             "channel_type": "sales_channel",
             "catalog": config.catalog_id,
             "is_active": True,
-            # No CUSTOMER_IDENTIFIER_FIELD: absent means e-mail (see OMNITRON_API.md §8).
+            # No CUSTOMER_IDENTIFIER_FIELD: absent means e-mail (see docs/omnitron-api.md §8).
             "conf": {
                 "reason_mapping": dict(seed.reason_mapping),
                 "cancellation_reason_id": FALLBACK_REASON_ID,
