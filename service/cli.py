@@ -34,6 +34,7 @@ from service.flows.run import FlowOptions
 from service.omnitron.models.batch import BatchStatus
 from service.sandbox.launcher import Sandbox, SandboxOptions
 from service.store import BatchMirror, ErrorQuery, RunRecord, StoredErrorReport
+from service.store_errors import StoreError, private_umask
 
 FLOW_NAMES = [flow.value for flow in Flow]
 
@@ -103,7 +104,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return EXIT_OK
     args.environ = os.environ if environ is None else environ
     try:
-        return args.handler(args)
+        # Everything the command creates (stores, simulator state) is this user's only.
+        with private_umask():
+            return args.handler(args)
+    except StoreError as exc:
+        # The store's file or directory is unusable: one line naming it, and what to do.
+        _error(str(exc))
+        return exc.exit_code
     except KeyboardInterrupt:
         # Ctrl-C before a run started (e.g. while the sandbox was starting).
         return EXIT_INTERRUPTED

@@ -27,6 +27,7 @@ from service.omnitron.client import OmnitronClient
 from service.omnitron.settings import OmnitronSettings
 from service.sandbox.launcher import Sandbox, SandboxOptions
 from service.store import Store
+from service.store_errors import private_dir
 
 if TYPE_CHECKING:
     # Imported lazily at run time: the facade pulls in every flow module.
@@ -127,13 +128,17 @@ def connect(
     :class:`OmnitronSettings` fields such as retry limits.
 
     Raises :class:`ProfileError` for anything wrong with the profile itself: a
-    missing secret, an unknown channel adapter, invalid adapter settings. Nothing is
-    sent to Omnitron or the channel here.
+    missing secret, an unknown channel adapter, invalid adapter settings; and
+    :class:`~service.store_errors.StoreError` when the data directory or the store
+    cannot be used. Nothing is sent to Omnitron or the channel here.
     """
     overrides = dict(omnitron_overrides or {})
+    # First, so a --data-dir naming a file is reported as such before anything starts.
+    private_dir(locations.data_dir)
     with ExitStack() as stack:
         sandbox: Sandbox | None = None
         if profile.sandbox:
+            private_dir(locations.sandbox_dir(profile))
             options = sandbox_options or SandboxOptions()
             sandbox = Sandbox(replace(options, data_dir=locations.sandbox_dir(profile)))
             sandbox.start()

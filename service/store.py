@@ -23,6 +23,14 @@ import platformdirs
 import sqlite_utils
 
 from service.omnitron.models.batch import BatchStatus
+from service.store_errors import (
+    StoreError,
+    make_private,
+    newer_schema,
+    private_dir,
+    private_file,
+    store_errors,
+)
 from service.store_records import (
     BATCH_ORDER_COLUMNS,
     FINAL_OUTCOMES,
@@ -37,7 +45,7 @@ from service.store_records import (
     iso,
     utc_now,
 )
-from service.store_schema import migrate
+from service.store_schema import SCHEMA_VERSION, migrate, user_version
 
 __all__ = [
     "BatchEvent",
@@ -49,6 +57,7 @@ __all__ = [
     "RecordNotFound",
     "RunRecord",
     "Store",
+    "StoreError",
     "StoredErrorReport",
     "fts_query",
 ]
@@ -107,28 +116,42 @@ class Store:
         """
         memory = str(path) == ":memory:"
         self.path: Path | None = None if memory else Path(path)
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below),
-        # so a write never upgrades a read lock mid-transaction and deadlocks.
-        conn = sqlite3.connect(
-            ":memory:" if self.path is None else str(self.path),
-            check_same_thread=False,
-            isolation_level=None,
-            timeout=BUSY_TIMEOUT_MS / 1000,
-        )
         self._lock = threading.RLock()
+        # File-level trouble (not a database, damaged, newer, read-only, disk full)
+        # becomes one StoreError line; the file itself is never rewritten here.
+        with store_errors(self.path):
+            if self.path is not None:
+                private_dir(self.path.parent)
+                private_file(self.path)
+            # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below),
+            # so a write never upgrades a read lock mid-transaction and deadlocks.
+            conn = sqlite3.connect(
+                ":memory:" if self.path is None else str(self.path),
+                check_same_thread=False,
+                isolation_level=None,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+            )
+            try:
+                self._open(conn)
+            except BaseException:
+                conn.close()
+                raise
+
+    def _open(self, conn: sqlite3.Connection) -> None:
+        """Set the connection up and bring the schema up to date."""
         self._db = sqlite_utils.Database(conn, execute_plugins=False)
         self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        # Checked before anything is written: a newer program's file stays as it is.
+        version = user_version(self._db)
+        if version > SCHEMA_VERSION and self.path is not None:
+            raise newer_schema(self.path, version, SCHEMA_VERSION)
         if self.path is not None:
             self._db.enable_wal()
             # With WAL, NORMAL is durable across application crashes and much faster.
             self._db.execute("PRAGMA synchronous = NORMAL")
-        try:
-            migrate(self._db, self.path)
-        except BaseException:
-            conn.close()
-            raise
+        migrate(self._db, self.path)
+        if self.path is not None:
+            make_private(self.path)
 
     @classmethod
     def for_profile(cls, profile: str, data_dir: Path | None = None) -> Store:
@@ -169,7 +192,7 @@ class Store:
     @contextmanager
     def _write(self) -> Iterator[sqlite_utils.Database]:
         """One write transaction, taking SQLite's write lock up front."""
-        with self._lock:
+        with self._lock, store_errors(self.path):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -179,13 +202,13 @@ class Store:
             self._db.execute("COMMIT")
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        with self._lock:
+        with self._lock, store_errors(self.path):
             cursor = self._db.execute(sql, list(params))
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        with self._lock:
+        with self._lock, store_errors(self.path):
             row = self._db.execute(sql, list(params)).fetchone()
             return None if row is None else row[0]
 

@@ -20,6 +20,7 @@ from service.store import (
     Store,
     fts_query,
 )
+from service.store_errors import StoreError
 from service.store_schema import SCHEMA_VERSION
 
 
@@ -435,7 +436,7 @@ def test_newer_file_is_refused(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
-    with pytest.raises(RuntimeError, match="newer"):
+    with pytest.raises(StoreError, match="newer"):
         Store(path)
 
 
