@@ -3,7 +3,7 @@
 A :class:`BatchSession` opens a batch request of a content type, declares objects on
 it (``commit``, repeatable), and finishes it ``done`` or ``fail``. Whatever happens in
 the flow, the runner calls :meth:`BatchSession.close`, so no batch is left
-``initialized`` or ``commit`` (OMNITRON_API.md §6.2, §6.4). Async flows leave a batch
+``initialized`` or ``commit`` (docs/omnitron-api.md §6.2, §6.4). Async flows leave a batch
 ``sent_to_remote`` on purpose; check-batches finishes it later.
 
 Every status the session sees is mirrored to the local store, which appends one

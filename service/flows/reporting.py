@@ -6,7 +6,7 @@ outbox and the next run delivers it (:meth:`ErrorReporter.deliver_outbox`), so n
 report is lost while Omnitron is down.
 
 Codes keep the reference's prefix, so Omnitron's log filter by batch id still works,
-and end with a unique suffix (OMNITRON_API.md §4, §7):
+and end with a unique suffix (docs/omnitron-api.md §4, §7):
 
 - channel side: ``{local_batch_id}-Channel-{Command}_{subject}-{suffix}``
 - Omnitron side: ``{local_batch_id}-{Command}_{subject}-{suffix}``

@@ -1,4 +1,4 @@
-"""Typed access to the Omnitron endpoints the order flows use (OMNITRON_API.md §2).
+"""Typed access to the Omnitron endpoints the order flows use (docs/omnitron-api.md §2).
 
 :class:`OmnitronClient` is one object per profile: thread-safe, one connection pool,
 retries and re-login built in. Methods return pydantic models; lookups that may
