@@ -1,10 +1,11 @@
-"""A redacted record of one HTTP exchange, as error reports store it."""
+"""A redacted, size-bounded record of one HTTP exchange, as error reports store it."""
 
 from __future__ import annotations
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
+from service.flows.report_text import truncate_text
 from service.net.redact import redact_body, redact_url
 
 
@@ -28,7 +29,9 @@ class RawExchange(BaseModel):
 
     ``request`` follows the reference's format ``METHOD - URL - BODY``; ``response``
     is the response text; ``status_code`` is ``None`` when no response arrived
-    (connection refused, timeout, dropped connection).
+    (connection refused, timeout, dropped connection). Both texts are cut to 64 KB
+    (``…[truncated N bytes]``), however the record is made: a server's 15 MB error
+    page must not become 15 MB in every report that quotes it.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -37,6 +40,11 @@ class RawExchange(BaseModel):
     response: str = ""
     status_code: int | None = None
 
+    @field_validator("request", "response")
+    @classmethod
+    def _bounded(cls, text: str) -> str:
+        return truncate_text(text)
+
     @classmethod
     def from_httpx(
         cls, request: httpx.Request, response: httpx.Response | None = None, *, note: str = ""
@@ -44,7 +52,8 @@ class RawExchange(BaseModel):
         """Build the record from an httpx request and, when one arrived, its response.
 
         ``note`` stands in for the response text when there is no response
-        (for example the transport error that ended the call).
+        (for example the transport error that ended the call). Redaction comes
+        before truncation: a cut JSON body no longer parses, so it could not be masked.
         """
         body = redact_body(_request_body(request))
         line = f"{request.method} - {redact_url(request.url)} - {body}"

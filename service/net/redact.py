@@ -2,15 +2,19 @@
 
 Used wherever a raw request is formatted for an error report, a log line or an
 exception message. Redaction keeps the shape (the key stays, its value becomes
-``***``) so a reader still sees *that* a credential was sent.
+``***``) so a reader still sees *that* a credential was sent. httpx logs every
+request's URL itself; :func:`install_log_redaction` masks those too.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
 
 MASK = "***"
 
@@ -47,13 +51,17 @@ def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> di
 
 
 def redact_url(url: str | Any) -> str:
-    """Return ``url`` as text with secret query parameters and userinfo passwords masked."""
+    """Return ``url`` as text with secret query parameters and userinfo masked.
+
+    ``user:password@`` keeps the user (``user:***@``); a lone ``name@`` is masked
+    whole, since a token is often sent that way.
+    """
     parts = urlsplit(str(url))
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, _, host = netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:{MASK}@{host}" if ":" in userinfo else netloc
+        user, colon, _password = userinfo.partition(":")
+        netloc = f"{user}:{MASK}@{host}" if colon else f"{MASK}@{host}"
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
@@ -98,3 +106,31 @@ def redact_body(body: bytes | str | None) -> str:
                 )
         return text
     return json.dumps(redact_data(decoded), ensure_ascii=False)
+
+
+class UrlRedactingFilter(logging.Filter):
+    """Masks credentials in the URLs a log record carries as arguments."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite URL arguments in place; never drops the record."""
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_url(arg) if _looks_like_url(arg) else arg for arg in record.args
+            )
+        return True
+
+
+def _looks_like_url(value: object) -> bool:
+    return isinstance(value, httpx.URL) or (isinstance(value, str) and "://" in value)
+
+
+# httpx logs "HTTP Request: METHOD URL ..." at INFO with the URL as given, userinfo
+# and query included; -vv shows those lines.
+_HTTPX_LOGGER = "httpx"
+
+
+def install_log_redaction() -> None:
+    """Mask credentials in the URLs httpx logs (idempotent; called by every client)."""
+    logger = logging.getLogger(_HTTPX_LOGGER)
+    if not any(isinstance(existing, UrlRedactingFilter) for existing in logger.filters):
+        logger.addFilter(UrlRedactingFilter())

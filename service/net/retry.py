@@ -13,6 +13,10 @@ a client built on it — every page of a listing, every login, every replay afte
 - anything at all when the request says so with ``extensions={"retry": "always"}``
   (logins, searches sent as POST).
 
+Never retried, whatever the method (see :mod:`service.net.failures`): a certificate
+that fails verification, an answer larger than ``max_response_bytes``, and an answer
+still arriving when the try's read timeout, counted from the try's start, is spent.
+
 Everything else is handed back to the caller, who knows better — e.g. whether an
 order that may or may not have been created should be looked up first.
 """
@@ -29,7 +33,9 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from service.net.redact import redact_url
+from service.net.body import DEFAULT_MAX_RESPONSE_MB, MEGABYTE, read_body
+from service.net.failures import FINAL_ERRORS, CertificateNotVerified, certificate_failure
+from service.net.redact import install_log_redaction, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +120,8 @@ class RetryTransport(httpx.BaseTransport):
 
     Response bodies are read inside the transport: a connection that drops half-way
     through an answer is then a retryable error here, not a surprise for the caller.
-    (Fine for API calls; do not use this transport for large downloads.)
+    (Fine for API calls; do not use this transport for large downloads.) The read is
+    bounded by ``max_response_bytes`` and by the try's read timeout as a whole.
 
     ``sleep`` and ``clock`` can be replaced in tests.
     """
@@ -125,13 +132,18 @@ class RetryTransport(httpx.BaseTransport):
         policy: RetryPolicy | None = None,
         *,
         pool_size: int = 10,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_MB * MEGABYTE,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if max_response_bytes < 1:
+            raise ValueError("max_response_bytes must be positive")
         self.inner = inner if inner is not None else _default_transport(pool_size)
         self.policy = policy or RetryPolicy()
+        self.max_response_bytes = max_response_bytes
         self._sleep = sleep
         self._clock = clock
+        install_log_redaction()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``, retrying as the policy and the method allow."""
@@ -148,15 +160,25 @@ class RetryTransport(httpx.BaseTransport):
         while True:
             attempt += 1
             request.extensions[ATTEMPTS_EXTENSION] = attempt
+            started = self._clock()
             self._fit_timeout(request, base_timeout, deadline)
             try:
                 response = self.inner.handle_request(request)
-                try:
-                    response.read()
-                except BaseException:
-                    response.close()
-                    raise
+                budget = self._answer_budget(request, started, deadline)
+                read_body(
+                    response,
+                    request,
+                    max_bytes=self.max_response_bytes,
+                    deadline=started + budget,
+                    seconds=budget,
+                    clock=self._clock,
+                )
+            except FINAL_ERRORS:
+                raise
             except _RETRYABLE_ERRORS as exc:
+                refused = certificate_failure(exc)
+                if refused is not None:
+                    raise CertificateNotVerified(refused, request=request) from exc
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 if not (idempotent or isinstance(exc, NOT_SENT_ERRORS)):
                     raise
@@ -191,6 +213,12 @@ class RetryTransport(httpx.BaseTransport):
         if remaining - wait < min(1.0, 0.1 * self.policy.deadline):
             return None
         return wait
+
+    def _answer_budget(self, request: httpx.Request, started: float, deadline: float) -> float:
+        """Seconds a try has for its whole answer: its read timeout, within the deadline."""
+        read = (request.extensions.get("timeout") or {}).get("read")
+        left = max(0.0, deadline - started)
+        return left if read is None else min(read, left)
 
     def _fit_timeout(
         self, request: httpx.Request, base: dict[str, float | None], deadline: float
