@@ -1,7 +1,7 @@
 """What the flows that read a channel feed share: the cursor loop, lookups, reports.
 
 Cancellations, line updates and cancellation requests arrive as channel listings
-read from a stored cursor (OMNITRON_API.md §4). :func:`drain_feed` runs one such
+read from a stored cursor (docs/omnitron-api.md §4). :func:`drain_feed` runs one such
 listing: it checks for a stop between records, reports progress, turns unreadable
 records and record-level Omnitron refusals into error reports, and moves the cursor
 only past records it has handled. The adapter's ``since`` is inclusive, so the last
