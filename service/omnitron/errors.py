@@ -56,6 +56,35 @@ class OmnitronUnavailable(OmnitronError):
         self.maybe_processed = maybe_processed
 
 
+class OmnitronOutage(OmnitronUnavailable):
+    """Omnitron failed every request for a sustained time: the circuit breaker opened.
+
+    Ends the run (a single failure never does). ``failures`` requests in a row failed
+    over ``seconds``; :meth:`sentence` tells the operator, with the run's counts.
+    """
+
+    def __init__(self, *, failures: int, seconds: float, last_error: str = "") -> None:
+        self.failures = failures
+        self.seconds = seconds
+        self.last_error = last_error
+        super().__init__(self.sentence())
+
+    def sentence(self, *, done: int | None = None, total: int | None = None, noun: str = "") -> str:
+        """One line for the operator, e.g. ``… the run stopped after 12 of 60 orders; …``.
+
+        ``done`` (and ``total``, when known) are the run's counts of ``noun``.
+        """
+        stopped = "the run stopped"
+        if done is not None:
+            of = f" of {total}" if total is not None else ""
+            stopped += f" after {done}{of} {noun}".rstrip()
+        return (
+            f"Omnitron did not answer for {max(1, round(self.seconds))} s "
+            f"({self.failures} requests in a row failed); {stopped}; nothing was lost — "
+            "run it again when Omnitron is back."
+        )
+
+
 class OmnitronNotFound(OmnitronError):
     """The object does not exist (404), or a lookup expecting one match found none."""
 
