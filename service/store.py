@@ -429,6 +429,29 @@ class Store:
         )
         return [BatchEvent.model_validate(row) for row in rows]
 
+    # -- batch ids asked for (a lost answer leaves no anonymous batch) -------------
+
+    def set_pending_batch_id(self, run_id: int, local_batch_id: str) -> None:
+        """Remember the ``local_batch_id`` run ``run_id`` is about to ask Omnitron for."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE runs SET pending_batch_id = ? WHERE id = ?", [local_batch_id, run_id]
+            )
+
+    def runs_of_batch_ids(self, local_batch_ids: Sequence[str]) -> dict[str, RunRecord]:
+        """The run that asked for, or opened, each of these batch ids (unknown ids absent)."""
+        found: dict[str, RunRecord] = {}
+        for local_id in dict.fromkeys(local_batch_ids):
+            rows = self._rows(
+                "SELECT * FROM runs WHERE pending_batch_id = ? "
+                "OR id = (SELECT run_id FROM batch_requests WHERE local_batch_id = ?) "
+                "ORDER BY id LIMIT 1",
+                [local_id, local_id],
+            )
+            if rows:
+                found[local_id] = _run(rows[0])
+        return found
+
     # -- error reports ------------------------------------------------------------
 
     def add_error_report(self, report: NewErrorReport) -> int:
@@ -594,13 +617,42 @@ class Store:
                 "DELETE FROM parked WHERE flow = ? AND remote_id = ?", [flow, str(remote_id)]
             )
 
-    def parked(self, flow: str, *, limit: int = 10_000) -> list[ParkedItem]:
-        """The items ``flow`` has parked, oldest first."""
+    def parked(
+        self, flow: str | None = None, *, limit: int = 10_000, offset: int = 0
+    ) -> list[ParkedItem]:
+        """The items ``flow`` (or every flow) has parked, oldest first."""
+        where, params = ("WHERE flow = ?", [flow]) if flow is not None else ("", [])
+        return self._parked_rows(
+            f"{where} ORDER BY first_seen_at, flow, remote_id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+
+    def retry_queue(self, flow: str, *, limit: int) -> list[ParkedItem]:
+        """Up to ``limit`` items of ``flow`` to retry now: the least recently tried first.
+
+        Every park or retry moves an item's ``last_seen_at`` on, so items that cannot go
+        through yet rotate to the back and a large backlog never starves newer items.
+        """
+        return self._parked_rows(
+            "WHERE flow = ? ORDER BY last_seen_at, first_seen_at, remote_id LIMIT ?",
+            [flow, limit],
+        )
+
+    def parked_keys(self, flow: str) -> set[str]:
+        """The ``remote_id`` of every item ``flow`` has parked."""
+        rows = self._rows("SELECT remote_id FROM parked WHERE flow = ?", [flow])
+        return {row["remote_id"] for row in rows}
+
+    def count_parked(self, flow: str | None = None) -> int:
+        """How many items ``flow`` (or every flow) has parked."""
+        where, params = ("WHERE flow = ?", [flow]) if flow is not None else ("", [])
+        return int(self._scalar(f"SELECT count(*) FROM parked {where}", params))
+
+    def _parked_rows(self, tail: str, params: Sequence[Any]) -> list[ParkedItem]:
         rows = self._rows(
             "SELECT flow, remote_id, subject, payload, reason, error_report_id, attempts, "
-            "first_seen_at, last_seen_at FROM parked WHERE flow = ? "
-            "ORDER BY first_seen_at, remote_id LIMIT ?",
-            [flow, limit],
+            f"first_seen_at, last_seen_at FROM parked {tail}",
+            params,
         )
         for row in rows:
             row["payload"] = json.loads(row["payload"])

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from service.flows.context import RunContext
 from service.flows.names import Flow
 from service.flows.result import BatchOutcome
-from service.omnitron.client import OmnitronClient
+from service.omnitron.client import OmnitronClient, new_local_batch_id
 from service.omnitron.models.batch import BatchObject, BatchRequest, BatchStatus, FailedReasonType
 from service.store import BatchMirror, Store
 
@@ -92,8 +92,15 @@ class BatchSession:
         flow: Flow,
         run_id: int,
     ) -> BatchSession:
-        """Create a batch request in Omnitron (status ``initialized``)."""
-        batch = omnitron.create_batch_request()
+        """Create a batch request in Omnitron (status ``initialized``).
+
+        Its ``local_batch_id`` is ours and recorded on the run first: if the answer is
+        lost the client finds the batch by it, and if the run dies before that,
+        :func:`~service.flows.orphans.finish_orphan_batches` does.
+        """
+        local_batch_id = new_local_batch_id()
+        store.set_pending_batch_id(run_id, local_batch_id)
+        batch = omnitron.create_batch_request(local_batch_id)
         # Recorded before anything else happens, so an interrupted run's batch is known
         # to the next run, which finishes it.
         session = cls(omnitron, store, ctx, flow=flow, run_id=run_id, batch=batch)

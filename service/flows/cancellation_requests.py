@@ -12,7 +12,8 @@ The channel decides a request for a whole line (all its units), so one Omnitron
 request is made per channel request, on the line's first item that is not
 cancelled: one request, one remote id, one decision going back. Requests the channel
 has already decided are not imported (the cancellation itself comes through
-fetch-cancels).
+fetch-cancels). A request for a line whose order is not in Omnitron yet is parked
+(:mod:`service.flows.parking`) and created by the first run after the order arrived.
 
 **update-cancellation-requests** (Omnitron → channel): read
 ``cancellation_requests/updates/``, commit them, find the item's and the request's
@@ -43,6 +44,7 @@ from service.flows.channel_feed import (
     item_pks_for_line,
     reason_id_for,
 )
+from service.flows.parking import NotInOmnitronYet, Parking, order_in_omnitron
 from service.flows.run import FlowRun
 from service.net.exchange import RawExchange
 from service.omnitron.client import CANCELLED_STATUSES
@@ -58,6 +60,7 @@ APPROVED_STATUSES = frozenset({"approved", "completed"})
 REJECTED_STATUSES = frozenset({"rejected"})
 # A channel request still open; an empty status means the channel does not say.
 PENDING_CHANNEL_STATUSES = frozenset({"", "pending"})
+PARKING = Parking(ChannelCancellationRequest, key=lambda request: request.remote_id)
 
 
 # -- channel → Omnitron -------------------------------------------------------------------
@@ -73,6 +76,7 @@ def fetch_cancellation_requests(run: FlowRun) -> None:
         command=FETCH_COMMAND,
         handle=lambda request, fetched: _create(run, session, request, fetched),
         subject_of=lambda fetched: fetched.remote_id or "?",
+        parking=PARKING,
     )
 
 
@@ -108,7 +112,14 @@ def _create(
         # Created by a run that stopped before declaring it: link it, never POST twice.
         _link(run, session, orphan)
         return
-    item_pk = _open_item(run, request.order_item)
+    line_pks = item_pks_for_line(run, request.order_item)
+    if not line_pks and not order_in_omnitron(run, request.order_remote_id):
+        raise NotInOmnitronYet(
+            f"Cannot create cancellation request {subject} for line {request.order_item}"
+            f"{_of_order(request)} yet: the order is not in Omnitron; the request is "
+            "parked until it is."
+        )
+    item_pk = _open_item(run, line_pks)
     if item_pk is None:
         _fetch_failed(
             run,
@@ -178,9 +189,9 @@ def _of_order(request: ChannelCancellationRequest) -> str:
     return f" of order {request.order_remote_id}" if request.order_remote_id else ""
 
 
-def _open_item(run: FlowRun, line_id: str) -> int | None:
+def _open_item(run: FlowRun, line_pks: list[int]) -> int | None:
     """The line's first item that is not cancelled (the request covers the whole line)."""
-    for pk in item_pks_for_line(run, line_id):
+    for pk in line_pks:
         if run.omnitron.get_order_item(pk).status not in CANCELLED_STATUSES:
             return pk
     return None

@@ -15,9 +15,12 @@ an unknown line or reason, ``channel_app`` when Omnitron refused it), so the fai
 is visible on the order's integration action; the batch still ends ``done``.
 
 Idempotent: a re-fetched cancel finds its items cancelled (status 100, or 50
-waiting) and is skipped — no second cancel POST. An unknown order, an unknown line
-or an unmapped reason is one error report naming the order and the cause (repeated
-on re-fetch only as a touch of the same report). Counts are per cancellation record.
+waiting) and is skipped — no second cancel POST. A cancel for an order that is not
+in Omnitron yet is parked (:mod:`service.flows.parking`) with one report and applied
+by the first run after the order arrived. Several Omnitron orders claiming the
+channel id, an unknown line or an unmapped reason is one error report naming the
+order and the cause (repeated on re-fetch only as a touch of the same report).
+Counts are per cancellation record.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from service.flows.channel_feed import (
     item_pks_for_line,
     reason_id_for,
 )
+from service.flows.parking import NotInOmnitronYet, Parking
 from service.flows.reporting import BATCH_MODEL
 from service.flows.run import FlowRun
 from service.net.exchange import RawExchange
@@ -44,6 +48,14 @@ from service.omnitron.models.order import CancelOrderRequest, Order, OrderItem
 
 COMMAND = "CreateOrderCancel"
 LABEL = "cancel"
+
+
+def _parking_key(cancel: ChannelCancel) -> str:
+    """The cancellation's channel id; without one, the order and its cancelled lines."""
+    return cancel.remote_id or f"{cancel.order}:{','.join(cancel.cancel_items)}"
+
+
+PARKING = Parking(ChannelCancel, key=_parking_key)
 
 
 class _CancelProblem(Exception):
@@ -64,6 +76,7 @@ def fetch_cancels(run: FlowRun) -> None:
         command=COMMAND,
         handle=lambda objects, cancel, fetched: _apply(run, objects, cancel, fetched),
         subject_of=_subject,
+        parking=PARKING,
     )
 
 
@@ -86,12 +99,13 @@ def _apply(
 ) -> None:
     subject = _subject(fetched)
     order_pks = sorted(set(run.omnitron.object_ids_for_remote_id("order", cancel.order)))
-    if len(order_pks) != 1:
-        cause = (
-            "the order is not in Omnitron (no integration action for its channel id)"
-            if not order_pks
-            else f"several Omnitron orders claim its channel id: {order_pks}"
+    if not order_pks:
+        raise NotInOmnitronYet(
+            f"Cannot cancel {_name(cancel)} yet: the order is not in Omnitron (no "
+            "integration action for its channel id); the cancel is parked until it is."
         )
+    if len(order_pks) > 1:
+        cause = f"several Omnitron orders claim its channel id: {order_pks}"
         _fail(run, fetched, subject, f"Cannot cancel {_name(cancel)}: {cause}.")
         return
     order_pk = order_pks[0]

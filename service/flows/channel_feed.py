@@ -2,10 +2,13 @@
 
 Cancellations, line updates and cancellation requests arrive as channel listings
 read from a stored cursor (docs/omnitron-api.md §4). :func:`drain_feed` runs one such
-listing: it checks for a stop between records, reports progress, turns unreadable
-records and record-level Omnitron refusals into error reports, and moves the cursor
-only past records it has handled. The adapter's ``since`` is inclusive, so the last
-handled record comes again next run: every handler must be idempotent.
+listing: it first retries the records earlier runs parked (:mod:`service.flows.parking`),
+then reads the feed, checks for a stop between records, reports progress, turns
+unreadable records and record-level Omnitron refusals into error reports, parks
+records whose order is not in Omnitron yet, and moves the cursor only past recorded
+work — a record applied, skipped as unchanged, failed for good with a report, or
+parked. The adapter's ``since`` is inclusive, so the last recorded record comes again
+next run: every handler must be idempotent.
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
 from service.channel.adapter import Fetched
 from service.flows.batch import BatchSession
+from service.flows.parking import NotInOmnitronYet, ParkedRecords, Parking
 from service.flows.run import FlowRun
 from service.omnitron.errors import (
     BatchTransitionRefused,
@@ -30,7 +36,7 @@ from service.omnitron.errors import (
 from service.omnitron.models.batch import BatchObject
 from service.omnitron.models.channel import ChannelConf
 
-T = TypeVar("T")
+T = TypeVar("T", bound=BaseModel)
 
 # The reference's fallback when neither the mapping nor the channel conf names a reason.
 DEFAULT_REASON_ID = 10
@@ -115,13 +121,37 @@ def drain_feed(
     command: str,
     handle: Callable[[T, Fetched[T]], None],
     subject_of: Callable[[Fetched[T]], str],
+    parking: Parking[T],
 ) -> None:
-    """Run ``handle`` on every record of a channel listing, from the stored cursor on.
+    """Run ``handle`` on the parked records due now, then on the listing from the cursor.
 
-    Unreadable records and Omnitron's refusal of one record become error reports and
-    count as failed; a stop request, a channel or an Omnitron outage end the loop,
-    and the cursor is saved up to the last record handled either way.
+    ``handle`` raises :class:`~service.flows.parking.NotInOmnitronYet` for a record
+    whose order Omnitron does not hold yet: it is parked. Unreadable records and
+    Omnitron's refusal of one record become error reports and count as failed; a stop
+    request, a channel or an Omnitron outage end the loop, and the cursor is saved up
+    to the last record recorded either way.
     """
+    parked = ParkedRecords(run, parking, label=label, command=command, subject_of=subject_of)
+
+    def attempt(fetched: Fetched[T], *, retried: bool) -> bool:
+        """Handle one parsed record; ``False`` when it was parked (it waits)."""
+        item = fetched.item
+        assert item is not None
+        if not retried and parked.retried(fetched):
+            return True  # recorded by this run's retries already
+        try:
+            handle(item, fetched)
+        except NotInOmnitronYet as wait:
+            parked.park(fetched, wait, retried=retried)
+            return False
+        except OmnitronError as exc:
+            if not is_record_failure(exc):
+                raise
+            _refused(run, fetched, exc, label=label, command=command, subject_of=subject_of)
+        parked.settled(item)
+        return True
+
+    parked.retry(lambda fetched: attempt(fetched, retried=True))
     cursor = FeedCursor(run)
     noun = label.replace("_", " ")
     done = 0
@@ -142,26 +172,37 @@ def drain_feed(
                     raw=fetched.raw,
                 )
             else:
-                try:
-                    handle(fetched.item, fetched)
-                except OmnitronError as exc:
-                    if not is_record_failure(exc):
-                        raise
-                    run.tally.add(failed=1)
-                    run.ctx.event(f"{label}.failed", subject, str(exc), logging.WARNING)
-                    run.reporter.failure(
-                        once=True,
-                        command=command,
-                        subject=subject,
-                        description=f"{noun} {subject}: Omnitron refused it: {exc.message}",
-                        raw=exc.exchange,
-                        raw_payload=None if exc.exchange else dict(fetched.payload),
-                    )
+                attempt(fetched, retried=False)
+            # Recorded: applied, skipped, reported for good, or parked.
             cursor.advance(fetched.cursor)
             done += 1
             run.ctx.progress(done, None, f"{label} {subject}")
     finally:
         cursor.save()
+
+
+def _refused(
+    run: FlowRun,
+    fetched: Fetched[T],
+    exc: OmnitronError,
+    *,
+    label: str,
+    command: str,
+    subject_of: Callable[[Fetched[T]], str],
+) -> None:
+    """Omnitron refused this one record: one report, counted as failed."""
+    subject = subject_of(fetched)
+    noun = label.replace("_", " ")
+    run.tally.add(failed=1)
+    run.ctx.event(f"{label}.failed", subject, str(exc), logging.WARNING)
+    run.reporter.failure(
+        once=True,
+        command=command,
+        subject=subject,
+        description=f"{noun} {subject}: Omnitron refused it: {exc.message}",
+        raw=exc.exchange,
+        raw_payload=None if exc.exchange else dict(fetched.payload),
+    )
 
 
 def item_pks_for_line(run: FlowRun, line_id: str) -> list[int]:
@@ -199,6 +240,7 @@ def drain_feed_into_batch(
     command: str,
     handle: Callable[[CommitBuffer, T, Fetched[T]], None],
     subject_of: Callable[[Fetched[T]], str],
+    parking: Parking[T],
 ) -> None:
     """:func:`drain_feed` on the run's new batch, declaring what ``handle`` buffers.
 
@@ -214,6 +256,7 @@ def drain_feed_into_batch(
             command=command,
             handle=lambda item, fetched: handle(objects, item, fetched),
             subject_of=subject_of,
+            parking=parking,
         )
     finally:
         objects.flush()

@@ -6,10 +6,12 @@ memory stays flat however many orders arrive. Before a window of orders is hande
 out, the product pks of all their SKUs are fetched in one bulk lookup.
 
 Orders parked by earlier runs (they failed on the Omnitron side: unknown city,
-unmapped SKU, ...) are retried first. Each failure is one error report; the same
-failure of the same order on a later run touches that report instead of writing
-another. The fetch cursor moves only past a contiguous prefix of orders whose
-outcome is recorded, so a crash or a cancel never skips an order.
+unmapped SKU, ..., or Omnitron kept failing their calls while it answered others)
+are retried first. Only an outage (the client's circuit breaker opened) stops the
+run; the orders not yet recorded stay ahead of the cursor. Each failure is one
+error report; the same failure of the same order on a later run touches that report
+instead of writing another. The fetch cursor moves only past a contiguous prefix of
+orders whose outcome is recorded, so a crash or a cancel never skips an order.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from service.flows.orders.create_order import OrderCreator, Outcome
 from service.flows.orders.errors import OrderRejected
 from service.flows.orders.lookups import OrderLookups
 from service.flows.run import FlowRun
+from service.omnitron.errors import OmnitronOutage, OmnitronUnavailable
+from service.omnitron.models.batch import FailedReasonType
 from service.store import ParkedItem
 
 # Orders read ahead of the workers: their SKUs are mapped in one bulk request.
@@ -248,28 +252,15 @@ class _Pipeline:
             )
         try:
             result = self._creator.create(order)
+        except OmnitronOutage:
+            raise  # Omnitron is down for everyone: the run stops, the order stays ahead
+        except OmnitronUnavailable as exc:
+            # This order's calls kept failing while others went through: park it, so
+            # the next run tries again (it finds the order if the create had landed).
+            self._reject(order, _transient(order, exc))
+            return
         except OrderRejected as exc:
-            report_id = self._fail(
-                order.number,
-                exc.description,
-                command="CreateOrder",
-                side="omnitron",
-                raw=exc.raw,
-                payload=order.model_dump(mode="json"),
-            )
-            if exc.retryable:
-                run.store.park(
-                    ParkedItem(
-                        flow=self._flow,
-                        remote_id=order.remote_id,
-                        subject=order.number,
-                        payload=order.model_dump(mode="json"),
-                        reason=exc.description,
-                        error_report_id=report_id,
-                    )
-                )
-            elif order.remote_id in self._parked:
-                run.store.unpark(self._flow, order.remote_id)
+            self._reject(order, exc)
             return
         if result.outcome is Outcome.SKIPPED:
             run.tally.add(skipped=1)
@@ -278,6 +269,31 @@ class _Pipeline:
         if order.remote_id in self._parked:
             run.store.unpark(self._flow, order.remote_id)
             run.ctx.event("order.unparked", order.number, f"Parked order {order.number} went in.")
+
+    def _reject(self, order: ChannelOrder, exc: OrderRejected) -> None:
+        """Report an order that could not be created; park it when a later run may."""
+        run = self._run
+        report_id = self._fail(
+            order.number,
+            exc.description,
+            command="CreateOrder",
+            side="omnitron",
+            raw=exc.raw,
+            payload=order.model_dump(mode="json"),
+        )
+        if exc.retryable:
+            run.store.park(
+                ParkedItem(
+                    flow=self._flow,
+                    remote_id=order.remote_id,
+                    subject=order.number,
+                    payload=order.model_dump(mode="json"),
+                    reason=exc.description,
+                    error_report_id=report_id,
+                )
+            )
+        elif order.remote_id in self._parked:
+            run.store.unpark(self._flow, order.remote_id)
 
     def _fail(
         self,
@@ -305,6 +321,15 @@ class _Pipeline:
 
     def _progress(self, subject: str) -> None:
         self._run.ctx.progress(self._run.tally.done, self._total, current=f"order {subject}")
+
+
+def _transient(order: ChannelOrder, exc: OmnitronUnavailable) -> OrderRejected:
+    return OrderRejected(
+        f"order {order.number}: Omnitron did not answer in time ({exc}); "
+        "the order is parked and the next run tries again",
+        raw=exc.exchange,
+        reason=FailedReasonType.CHANNEL_APP,
+    )
 
 
 def _skus(orders: Iterable[ChannelOrder]) -> list[str]:

@@ -4,9 +4,13 @@ For each line update since the cursor: find the line's items (set (c)), read eac
 and PATCH only the fields that differ among status, invoice number, invoice date and
 tracking number. A line of quantity 3 is three Omnitron items (one per unit) and the
 channel's change concerns the whole line, so every unit's item is updated — taking
-only the first, as the reference does (§6.11), would leave the other units behind.
+only the first, as the reference does (docs/omnitron-api.md §6.11), would leave the
+other units behind.
 
-- No item for the line is an error report (§6.11: never silent).
+- No item for the line: when its order is not in Omnitron yet, the update is parked
+  and retried by later runs (:mod:`service.flows.parking`; a line's later update
+  replaces its parked one, as it carries the line's whole state); when the order is
+  there without the line, it is an error report (§6.11: never silent).
 - An item already in the wanted state is not patched (skipped, ``item.unchanged``).
 - Status never moves backwards and never into or out of a cancellation: Omnitron may
   be ahead of an older channel update (it moves orders on by itself), and cancelling
@@ -32,6 +36,7 @@ from service.flows.channel_feed import (
     drain_feed_into_batch,
     item_pks_for_line,
 )
+from service.flows.parking import NotInOmnitronYet, Parking, order_in_omnitron
 from service.flows.run import FlowRun
 from service.omnitron.client import CANCELLED_STATUSES
 from service.omnitron.models.batch import BatchObject
@@ -39,6 +44,8 @@ from service.omnitron.models.order import OrderItem
 
 COMMAND = "UpdateOrderItems"
 LABEL = "line_update"
+# One parked entry per line: a later update of the line replaces an earlier one.
+PARKING = Parking(ChannelLineUpdate, key=lambda update: update.remote_id)
 
 
 def fetch_item_updates(run: FlowRun) -> None:
@@ -50,6 +57,7 @@ def fetch_item_updates(run: FlowRun) -> None:
         command=COMMAND,
         handle=lambda objects, update, fetched: _apply(run, objects, update, fetched),
         subject_of=_subject,
+        parking=PARKING,
     )
 
 
@@ -68,10 +76,15 @@ def _apply(
     line = update.remote_id
     pks = item_pks_for_line(run, line)
     if not pks:
+        of_order = f" of order {update.order_remote_id}" if update.order_remote_id else ""
+        if not order_in_omnitron(run, update.order_remote_id):
+            raise NotInOmnitronYet(
+                f"Cannot update line {line}{of_order} yet: the order is not in Omnitron; "
+                "the update is parked until it is."
+            )
         description = (
-            f"Cannot update line {line}"
-            f"{f' of order {update.order_remote_id}' if update.order_remote_id else ''}: "
-            "no Omnitron order item has this line id."
+            f"Cannot update line {line}{of_order}: the order is in Omnitron but no "
+            "order item has this line id."
         )
         run.tally.add(failed=1)
         run.ctx.event("item.not_found", line, description, logging.WARNING)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -16,6 +17,8 @@ from service.omnitron.errors import (
     AddressDuplicate,
     OmnitronMultipleFound,
     OmnitronNotFound,
+    OmnitronOutage,
+    OmnitronUnavailable,
 )
 from service.omnitron.models import (
     INTEGRATION_TYPE,
@@ -58,6 +61,11 @@ log = logging.getLogger(__name__)
 SKU_CHUNK = 50  # remote ids per integration-action lookup, as the reference chunks them
 PK_CHUNK = 100  # ids per ``pk__in`` request
 CANCELLED_STATUSES = frozenset({"50", "100"})  # cancellation waiting, cancelled
+
+
+def new_local_batch_id() -> str:
+    """A fresh ``local_batch_id``: chosen by us, so a batch can be found by it."""
+    return str(uuid.uuid4())
 
 
 def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -106,13 +114,35 @@ class OmnitronClient(OmnitronSession):
 
     # -- batch requests ----------------------------------------------------------------
 
-    def create_batch_request(self) -> BatchRequest:
-        """Start a batch request for this channel (status ``initialized``)."""
-        return self.call_model(
-            BatchRequest,
-            "POST",
-            self.channel_path("batch_requests/"),
-            json={"channel": self.settings.channel_id},
+    def create_batch_request(self, local_batch_id: str | None = None) -> BatchRequest:
+        """Start a batch request for this channel (status ``initialized``) — never twice.
+
+        The batch carries our own ``local_batch_id`` (a new one unless given; record it
+        before calling, so a run that dies meanwhile leaves no anonymous batch). When
+        the answer is lost or a 5xx, the channel's ``initialized`` batches are searched
+        for that id before the POST is sent again.
+        """
+        local_id = local_batch_id or new_local_batch_id()
+        body = {"channel": self.settings.channel_id, "local_batch_id": local_id}
+        return self.write_checked(
+            lambda: self.call_model(
+                BatchRequest, "POST", self.channel_path("batch_requests/"), json=body
+            ),
+            lambda: self.find_batch_request(local_id, [BatchStatus.INITIALIZED]),
+            f"batch request {local_id}",
+        )
+
+    def find_batch_request(
+        self, local_batch_id: str, status: Iterable[BatchStatus | str]
+    ) -> BatchRequest | None:
+        """This channel's batch with ``local_batch_id`` among those in ``status``.
+
+        Listed by ``status`` and ``channel`` (filters Omnitron declares) and matched
+        here, so a server that ignores other filters cannot mislead us.
+        """
+        return next(
+            (b for b in self.list_batch_requests(status) if b.local_batch_id == local_batch_id),
+            None,
         )
 
     def get_batch_request(self, pk: int) -> BatchRequest:
@@ -364,6 +394,10 @@ class OmnitronClient(OmnitronSession):
 
         Needs ``country_id`` for a city, ``city_id`` for a township, ``city_id`` and
         ``township_id`` for a district. Returns the report that was sent.
+
+        Sent at most once: no lookup for such reports is documented (docs/omnitron-api.md
+        §2), so when the answer is lost or a 5xx the report counts as sent rather than
+        risk a second copy (the order's own error report says what is missing anyway).
         """
         kind = LocationKind(kind)
         report = LocationErrorReportCreate.for_kind(
@@ -374,7 +408,15 @@ class OmnitronClient(OmnitronSession):
             city_id=city_id,
             township_id=township_id,
         )
-        self.call("POST", self.channel_path(f"error_reports/{kind.value}/"), json=report.to_json())
+        path = self.channel_path(f"error_reports/{kind.value}/")
+        try:
+            self.call("POST", path, json=report.to_json())
+        except OmnitronOutage:
+            raise
+        except OmnitronUnavailable as exc:
+            if not exc.maybe_processed:
+                raise
+            log.warning("POST %s: %s; counted as sent (it may have landed)", path, exc)
         return report
 
     def find_retail_store(self, erp_code: str) -> RetailStore | None:

@@ -22,12 +22,14 @@ from service.net.exchange import RawExchange
 from service.net.redact import redact_data
 from service.net.retry import (
     ATTEMPTS_EXTENSION,
+    IDEMPOTENT_METHODS,
     NOT_SENT_ERRORS,
     RETRY_ALWAYS,
     RETRY_EXTENSION,
     RetryTransport,
 )
 from service.omnitron.auth import TokenAuth
+from service.omnitron.breaker import BreakerOpen, BreakerTransport, CircuitBreaker, OutageFacts
 from service.omnitron.errors import (
     BATCH_LOCK_CODE,
     BATCH_TRANSITION_CODE,
@@ -38,6 +40,7 @@ from service.omnitron.errors import (
     OmnitronConflict,
     OmnitronError,
     OmnitronNotFound,
+    OmnitronOutage,
     OmnitronPagingError,
     OmnitronResponseInvalid,
     OmnitronUnavailable,
@@ -71,15 +74,17 @@ class OmnitronSession:
         """
         self.settings = settings
         self.policy = settings.retry_policy()
+        self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_window)
         self._sleep = sleep
         self._auth = TokenAuth(
             settings.api_url + "auth/login/", settings.username, settings.password
         )
+        retrying = RetryTransport(transport, self.policy, pool_size=settings.pool_size, sleep=sleep)
+        # Inside the retries, so the breaker sees every single try.
+        retrying.inner = BreakerTransport(retrying.inner, self.breaker)
         self._http = httpx.Client(
             base_url=settings.api_url,
-            transport=RetryTransport(
-                transport, self.policy, pool_size=settings.pool_size, sleep=sleep
-            ),
+            transport=retrying,
             auth=self._auth,
             timeout=settings.timeout,
             headers={"Accept": "application/json"},
@@ -134,8 +139,33 @@ class OmnitronSession:
         ``retry_always`` marks a write as safe to repeat (see
         :class:`~service.net.retry.RetryTransport`). Raises a subclass of
         :class:`OmnitronError` for anything but a 2xx answer.
+
+        A request that is safe to repeat (a read, a ``retry_always`` write, or a write
+        that surely did not reach Omnitron) is tried again with backoff until it
+        succeeds, the ``deadline`` for this call passes (:class:`OmnitronUnavailable`),
+        or the circuit breaker opens (:class:`OmnitronOutage`). A write whose outcome
+        is unknown is raised to the caller, who looks before repeating it
+        (:meth:`write_checked`).
         """
-        extensions = {RETRY_EXTENSION: RETRY_ALWAYS} if retry_always else None
+        repeatable = retry_always or method.upper() in IDEMPOTENT_METHODS
+        started = time.monotonic()
+        rounds = 0
+        while True:
+            try:
+                return self._call_once(method, path, params, json, retry_always)
+            except OmnitronOutage:
+                raise
+            except OmnitronUnavailable as exc:
+                if exc.maybe_processed and not repeatable:
+                    raise
+                rounds += 1
+                self._pause_before_retry(exc, rounds, started, f"{method} {path}")
+
+    def _call_once(
+        self, method: str, path: str, params: Mapping[str, Any] | None, json: Any, always: bool
+    ) -> Any:
+        """One :meth:`call` through the retry transport (it may try several times)."""
+        extensions = {RETRY_EXTENSION: RETRY_ALWAYS} if always else None
         body = None if json is None else to_jsonable_python(json)
         try:
             response = self._http.request(
@@ -145,6 +175,8 @@ class OmnitronSession:
             raise self._unavailable(method, path, exc) from None
         except httpx.InvalidURL as exc:
             raise OmnitronError(f"Invalid Omnitron URL for {method} {path}: {exc}") from None
+        except BreakerOpen as exc:
+            raise _outage(exc.facts) from None
         if response.is_success:
             return self._decode(response)
         raise self._error_for(response)
@@ -228,16 +260,19 @@ class OmnitronSession:
         """Run a non-idempotent write; when its outcome is unknown, look before retrying.
 
         If ``send`` fails in a way that may have reached Omnitron (a 5xx, a timeout
-        after sending, a dropped connection), ``landed`` is asked whether the write
-        took effect; its result is returned if so, otherwise the write is tried again
-        under the retry policy. Failures that surely did not land are raised as they are.
+        after sending, a lost answer), ``landed`` is asked whether the write took
+        effect; its result is returned if so, otherwise the write is sent again after a
+        backoff — until the ``deadline`` for this write passes or the circuit breaker
+        opens (:class:`OmnitronOutage`). Failures that surely did not land were already
+        retried by :meth:`call` and are raised as they are.
         """
-        start = time.monotonic()
-        attempt = 0
+        started = time.monotonic()
+        rounds = 0
         while True:
-            attempt += 1
             try:
                 return send()
+            except OmnitronOutage:
+                raise
             except OmnitronUnavailable as exc:
                 if not exc.maybe_processed:
                     raise
@@ -245,12 +280,24 @@ class OmnitronSession:
                 if found is not None:
                     log.info("%s: outcome was unknown, it had landed; using it", what)
                     return found
-                wait = self.policy.backoff(attempt)
-                elapsed = time.monotonic() - start
-                if attempt >= self.policy.max_attempts or elapsed + wait >= self.policy.deadline:
-                    raise
-                log.info("%s did not land (%s); trying again in %.2fs", what, exc, wait)
-                self._sleep(wait)
+                rounds += 1
+                self._pause_before_retry(exc, rounds, started, f"{what} (it did not land)")
+
+    def _pause_before_retry(
+        self, exc: OmnitronUnavailable, rounds: int, started: float, what: str
+    ) -> None:
+        """Wait before trying a failed call again, or raise when it must not be.
+
+        An open breaker ends the call as an outage; a call that keeps failing while
+        other requests succeed gives up after the policy's ``deadline``.
+        """
+        if self.breaker.is_open:
+            raise _outage(self.breaker.facts()) from exc
+        wait = self.policy.backoff(rounds)
+        if time.monotonic() - started + wait >= self.policy.deadline:
+            raise exc
+        log.info("%s failed (%s); trying again in %.2fs", what, exc, wait)
+        self._sleep(wait)
 
     # -- error mapping -----------------------------------------------------------------
 
@@ -333,6 +380,12 @@ class OmnitronSession:
                 **common,
             )
         return OmnitronError(f"{what}: unexpected HTTP {status}: {detail}", **common)
+
+
+def _outage(facts: OutageFacts) -> OmnitronOutage:
+    return OmnitronOutage(
+        failures=facts.failures, seconds=facts.seconds, last_error=facts.last_error
+    )
 
 
 def _last_page(data: dict[str, Any], results: list[Any], size: int, seen: int) -> bool:

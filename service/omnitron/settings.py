@@ -30,6 +30,12 @@ class OmnitronSettings(BaseModel):
     jitter: bool = True
     page_size: int = Field(100, ge=1, le=1000)
     max_pages: int = Field(1000, ge=1, description="a listing longer than this is an error")
+    # A run stops only when this many requests in a row failed over at least this long
+    # (service/omnitron/breaker.py); a single failure is retried, never the end of a run.
+    breaker_failures: int = Field(8, ge=1, description="failed requests in a row that stop a run")
+    breaker_window: float = Field(
+        40.0, ge=0, description="seconds those failed requests must span to stop a run"
+    )
 
     @field_validator("base_url")
     @classmethod

@@ -114,7 +114,9 @@ def test_line_updates_patch_every_unit_once(synced: FlowEnv, api: OmnitronApi) -
         assert item["extra_field"]["id"] == str(line["id"])
 
 
-def test_update_of_an_unknown_line_is_reported(synced: FlowEnv, api: OmnitronApi) -> None:
+def test_update_of_a_line_not_in_omnitron_is_reported_and_parked(
+    synced: FlowEnv, api: OmnitronApi
+) -> None:
     generated = synced.marketplace.control.post("orders/generate", json={"count": 1})
     (stranger,) = generated.json()["orders"]
     line_id = int(stranger["id"]) * 100 + 1
@@ -128,7 +130,9 @@ def test_update_of_an_unknown_line_is_reported(synced: FlowEnv, api: OmnitronApi
         ErrorQuery(flow="fetch-item-updates", is_ok=False)
     )
     assert str(line_id) in report.description
-    assert "no Omnitron order item" in report.description
+    assert "the order is not in Omnitron" in report.description
+    (parked,) = synced.store.parked("fetch-item-updates")
+    assert (parked.remote_id, parked.error_report_id) == (str(line_id), report.id)
     assert patches(synced) == 0
     (batch,) = result.batches
     assert api.get(api.ch(f"batch_requests/{batch.pk}/"))["status"] == "done"

@@ -78,7 +78,7 @@ def build_batch_router(state: SimState) -> APIRouter:
 
     @router.post("/batch_requests/", status_code=201)
     def post_batch(channel_id: int, body: BatchCreate) -> JSONResponse:
-        """Start a batch in ``initialized`` with a server-made ``local_batch_id``."""
+        """Start a batch in ``initialized`` (``local_batch_id`` the client's, or made here)."""
         with state.transaction():
             check_channel(state, channel_id)
             row = create_batch(state, body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from service.sandbox.omnitron.errors import COMMIT_LOCKED, ILLEGAL_TRANSITION, ApiError
 from service.sandbox.omnitron.query import as_int
@@ -31,6 +31,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     ONGOING: frozenset((ONGOING,)),
 }
 PROCESSING, SUCCESS, ERROR = "processing", "success", "error"
+LOCAL_BATCH_ID_MAX = 64
 
 
 class BatchCreate(BaseModel):
@@ -41,6 +42,8 @@ class BatchCreate(BaseModel):
     channel: int | None = None
     content_type: str | None = None
     remote_batch_id: str | None = None
+    # The client may choose the id, so it can find the batch again after a lost answer.
+    local_batch_id: str | None = Field(None, max_length=LOCAL_BATCH_ID_MAX)
 
 
 class BatchPatch(BaseModel):
@@ -63,12 +66,22 @@ def serialize_batch(row: Row) -> dict[str, Any]:
 
 
 def create_batch(state: SimState, body: BatchCreate) -> Row:
-    """A new batch in ``initialized`` with a server-made ``local_batch_id``."""
+    """A new batch in ``initialized``, with the client's ``local_batch_id`` or a new one.
+
+    The id is unique: a second batch with the same one is refused (400), as a unique
+    model field is.
+    """
     if body.content_type is not None and body.content_type not in CONTENT_TYPE_IDS:
         raise ApiError(400, {"content_type": [f'"{body.content_type}" is not a valid choice.']})
     table = state.tables.batch_requests
     pk = table.next_pk
-    local_id = str(uuid.UUID(int=state.rng("batch", pk).getrandbits(128), version=4))
+    local_id = body.local_batch_id or str(
+        uuid.UUID(int=state.rng("batch", pk).getrandbits(128), version=4)
+    )
+    if table.lookup("local_batch_id", local_id):
+        raise ApiError(
+            400, {"local_batch_id": ["batch request with this local batch id already exists."]}
+        )
     stamp = state.stamp_iso()
     return table.insert(
         {
