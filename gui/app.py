@@ -21,8 +21,10 @@ from gui.main_window import MainWindow
 from gui.session import ConsoleSession
 from gui.theme import apply_theme
 from gui.views.settings_dialog import THEME_KEY
+from gui.widgets.plain_text import plain_message_box
 from service.config import SANDBOX, ProfileError, load_profile
 from service.connect import ENV_CONFIG, ENV_DATA_DIR, Locations
+from service.store_errors import StoreError, private_umask
 
 APP_NAME = "ChannelDesk"
 ORGANIZATION = "ChannelDesk"
@@ -84,13 +86,27 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     try:
         profile = load_profile(args.profile, path=locations.config_file)
     except ProfileError as exc:
-        QMessageBox.critical(None, "ChannelDesk", f"Cannot open the profile:\n\n{exc}")
-        print(f"error: {exc}", file=sys.stderr)
+        _refuse("profile-error-dialog", f"Cannot open the profile:\n\n{exc}")
         return EXIT_USAGE
 
-    session = ConsoleSession(profile, locations)
-    window = MainWindow(session, settings)
-    window.show()
-    # Connect once the event loop runs, so the window paints first.
-    QTimer.singleShot(0, session.start)
-    return app.exec()
+    # Stores and simulator state made while the console runs are this user's only.
+    with private_umask():
+        try:
+            session = ConsoleSession(profile, locations)
+        except StoreError as exc:
+            _refuse(
+                "store-error-dialog",
+                f"Cannot open the local store of profile {profile.name!r}.\n\n{exc}",
+            )
+            return exc.exit_code
+        window = MainWindow(session, settings)
+        window.show()
+        # Connect once the event loop runs, so the window paints first.
+        QTimer.singleShot(0, session.start)
+        return app.exec()
+
+
+def _refuse(name: str, text: str) -> None:
+    """Say why the console cannot start: a dialog, and the same words on stderr."""
+    plain_message_box(None, QMessageBox.Icon.Critical, "ChannelDesk", text, name=name).exec()
+    print("error: " + " ".join(text.split()), file=sys.stderr, flush=True)

@@ -40,6 +40,7 @@ from gui.views.batches_view import BatchesView
 from gui.views.errors_view import ErrorsView
 from gui.views.runs_view import RunsView
 from gui.views.settings_dialog import SettingsDialog
+from gui.widgets.plain_text import plain_message_box, plain_tooltip
 from gui.workers import FlowLanes, flow_title, preflight
 from service.flows.context import FlowEvent, Progress
 from service.flows.names import Flow
@@ -431,15 +432,18 @@ class MainWindow(QMainWindow):
 
     def _session_failed(self, message: str) -> None:
         self.status_health.setText("Not connected")
-        self.status_health.setToolTip(message)
+        self.status_health.setToolTip(plain_tooltip(message))
         self._update_run_buttons()
-        QMessageBox.warning(
+        # The message may quote a server's answer: shown as text, never as HTML.
+        plain_message_box(
             self,
+            QMessageBox.Icon.Warning,
             "ChannelDesk: could not connect",
             f"The profile {self.session.profile.name!r} could not be opened:\n\n{message}\n\n"
             "Check it in Settings → Profiles; the data views still show what the store "
             "holds.",
-        )
+            name="connect-error-dialog",
+        ).exec()
 
     def _health_changed(self, ok: bool, detail: str) -> None:
         when = datetime.now().strftime("%H:%M")
@@ -447,7 +451,7 @@ class MainWindow(QMainWindow):
             self.status_health.setText(f"Omnitron OK ({when})")
         else:
             self.status_health.setText(f"Omnitron unreachable ({when})")
-        self.status_health.setToolTip(f"{self.session.describe_target()}: {detail}")
+        self.status_health.setToolTip(plain_tooltip(f"{self.session.describe_target()}: {detail}"))
 
     # -- views ----------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject
 
+from gui.models.csv_safe import safe_row
 from gui.models.formatting import format_time
 from gui.models.lazy import Column, LazyTableModel
 from service.store import ErrorQuery, Store, StoredErrorReport
@@ -99,8 +100,9 @@ class ErrorReportsModel(LazyTableModel):
 def export_error_reports_csv(store: Store, query: ErrorQuery, path: Path | str) -> int:
     """Write every report matching ``query`` (in its order) to a CSV file at ``path``.
 
-    Reads in pages, so memory stays flat however many reports match. Returns the
-    number of rows written (the header not counted).
+    Cells that a spreadsheet would run as a formula are written as text
+    (:mod:`gui.models.csv_safe`). Reads in pages, so memory stays flat however many
+    reports match. Returns the number of rows written (the header not counted).
     """
     written = 0
     with open(path, "w", newline="", encoding="utf-8") as handle:
@@ -112,7 +114,7 @@ def export_error_reports_csv(store: Store, query: ErrorQuery, path: Path | str) 
                 query.model_copy(update={"offset": offset, "limit": EXPORT_PAGE_SIZE})
             )
             for report in page:
-                writer.writerow(_csv_row(report))
+                writer.writerow(safe_row(_csv_row(report)))
             written += len(page)
             if len(page) < EXPORT_PAGE_SIZE:
                 return written

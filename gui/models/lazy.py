@@ -27,6 +27,7 @@ from PySide6.QtGui import QColor
 
 from gui.models.badges import badge_colors
 from gui.models.reader import StoreReader
+from gui.widgets.plain_text import plain_tooltip
 from service.store import Store
 
 ID_ROLE = int(Qt.ItemDataRole.UserRole)
@@ -168,7 +169,8 @@ class LazyTableModel(QAbstractTableModel):
             return column.badge(record) if column.badge is not None else None
         if role == Qt.ItemDataRole.ToolTipRole:
             own = column.tooltip(record) if column.tooltip is not None else None
-            return own or self.row_tooltip(record)
+            # Cells hold server text (codes, descriptions, messages): shown literally.
+            return plain_tooltip(own or self.row_tooltip(record) or "") or None
         if role == Qt.ItemDataRole.BackgroundRole:
             return self.background(record)
         if role == Qt.ItemDataRole.ForegroundRole and column.badge is not None:

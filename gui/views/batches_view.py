@@ -40,6 +40,7 @@ from gui.models.formatting import format_age, format_time
 from gui.models.lazy import RECORD_ROLE
 from gui.widgets.badge import is_dark
 from gui.widgets.date_range import DateRangeFilter
+from gui.widgets.plain_text import plain_label, plain_tooltip
 from gui.widgets.tables import table_beside_detail
 from service.flows.names import Flow
 from service.store import BatchMirror, ErrorQuery, Store
@@ -207,7 +208,7 @@ class BatchesView(QWidget):
         bar.addWidget(self.stale_minutes)
         bar.addStretch(1)
 
-        self.count_label = QLabel(self)
+        self.count_label = plain_label(parent=self)
         self.count_label.setObjectName("batches-count")
         bar.addWidget(self.count_label)
         check = QPushButton("Check now", self)
@@ -222,7 +223,8 @@ class BatchesView(QWidget):
         detail.setObjectName("batch-detail")
         layout = QVBoxLayout(detail)
         layout.setContentsMargins(6, 0, 0, 0)
-        self.detail_title = QLabel(detail)
+        # Batch ids, statuses and notes come from Omnitron: plain text.
+        self.detail_title = plain_label(parent=detail)
         self.detail_title.setObjectName("batch-detail-title")
         self.detail_title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         font = QFont(self.detail_title.font())
@@ -248,7 +250,7 @@ class BatchesView(QWidget):
             ("created", "Created"),
             ("updated", "Updated"),
         ):
-            value = QLabel(detail)
+            value = plain_label(parent=detail)
             value.setObjectName(f"batch-detail-{key}")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             form.addRow(label, value)
@@ -357,7 +359,7 @@ class BatchesView(QWidget):
             fill, ink = badge_colors(BATCH_STATUS_KINDS.get(event.status), dark=dark)
             item.setForeground(0, ink)
             item.setBackground(0, fill)
-            item.setToolTip(3, event.note)
+            item.setToolTip(3, plain_tooltip(event.note))
             self.timeline.addTopLevelItem(item)
 
     def _fill_objects(self, batch: BatchMirror) -> None:
@@ -390,7 +392,7 @@ class BatchesView(QWidget):
         for report in reports:
             mark = "✓" if report.is_ok else "✗"
             item = QListWidgetItem(f"{mark} {report.code}\n    {report.description}")
-            item.setToolTip(report.description)
+            item.setToolTip(plain_tooltip(report.description))
             item.setData(Qt.ItemDataRole.UserRole, report.id)
             self.reports_list.addItem(item)
         more = "+" if len(reports) == DETAIL_REPORTS else ""

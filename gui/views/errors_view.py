@@ -27,6 +27,7 @@ from gui.models.errors import ErrorReportsModel, export_error_reports_csv, repor
 from gui.models.formatting import format_time, pretty_payload, pretty_request
 from gui.models.lazy import RECORD_ROLE
 from gui.widgets.date_range import DateRangeFilter
+from gui.widgets.plain_text import plain_label
 from gui.widgets.tables import table_beside_detail
 from service.store import ErrorQuery, Store, StoredErrorReport
 
@@ -180,7 +181,7 @@ class ErrorsView(QWidget):
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self._filters_typed)
 
-        self.count_label = QLabel(self)
+        self.count_label = plain_label(parent=self)
         self.count_label.setObjectName("errors-count")
         self.export_button = QPushButton("Export CSV…", self)
         self.export_button.setObjectName("errors-export")
@@ -243,7 +244,8 @@ class ErrorsView(QWidget):
         detail.setObjectName("error-detail")
         layout = QVBoxLayout(detail)
         layout.setContentsMargins(6, 0, 0, 0)
-        self.detail_title = QLabel(detail)
+        # Codes and every field below come from servers and channels: plain text.
+        self.detail_title = plain_label(parent=detail)
         self.detail_title.setObjectName("error-detail-title")
         self.detail_title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.detail_title.setWordWrap(True)
@@ -263,7 +265,7 @@ class ErrorsView(QWidget):
             ("seen", "Attempts"),
             ("delivered", "Sent to Omnitron"),
         ):
-            value = QLabel(detail)
+            value = plain_label(parent=detail)
             value.setObjectName(f"error-detail-{key}")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             value.setWordWrap(True)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 from gui.models.lazy import ID_ROLE
 from gui.models.runs import RunQuery, RunsModel
 from gui.widgets.hourly_chart import HourlyChart, hour_floor
+from gui.widgets.plain_text import plain_label
 from gui.widgets.tables import configure_table
 from service.flows.names import Flow
 from service.store import Store
@@ -47,7 +48,7 @@ class RunsView(QWidget):
         for flow in Flow:
             self.flow_filter.addItem(flow.value, flow.value)
         self.flow_filter.currentIndexChanged.connect(self._apply_filter)
-        self.count_label = QLabel(self)
+        self.count_label = plain_label(parent=self)
         self.count_label.setObjectName("runs-count")
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Flow", self))

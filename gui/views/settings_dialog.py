@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
 
 from gui.icons import icon
 from gui.theme import THEMES, repolish
+from gui.widgets.plain_text import plain_label, plain_tooltip
 from service.channel.registry import available_adapters
 from service.config import (
     SANDBOX,
@@ -281,7 +282,8 @@ class SettingsDialog(QDialog):
 
         right = QVBoxLayout()
         right.addWidget(self._form())
-        self.error_label = QLabel()
+        # Messages quote the profiles file and connection answers: plain text.
+        self.error_label = plain_label()
         self.error_label.setObjectName("settings-profile-error")
         self.error_label.setWordWrap(True)
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -375,7 +377,8 @@ class SettingsDialog(QDialog):
         # Bound methods, not lambdas: a lambda holding ``self`` would keep the dialog alive.
         self.test_omnitron_button.clicked.connect(self._test_omnitron)
         self.test_channel_button.clicked.connect(self._test_channel)
-        self.test_result = QLabel(_TEST_HINT)
+        # A test shows what the server answered (an error detail may hold HTML).
+        self.test_result = plain_label(_TEST_HINT)
         self.test_result.setObjectName("settings-test-result")
         self.test_result.setWordWrap(True)
         self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -676,7 +679,7 @@ class SettingsDialog(QDialog):
             widget = self._field_widgets.get(name)
             if widget is not None:
                 widget.setProperty("invalid", True)
-                widget.setToolTip(message)
+                widget.setToolTip(plain_tooltip(message))
                 repolish(widget)
 
     def _clear_marks(self) -> None:
