@@ -29,6 +29,7 @@ from service.config import SANDBOX, Profile, ProfileError, Secrets, config_path,
 from service.connect import ENV_CONFIG, ENV_DATA_DIR, Locations, connect, open_store
 from service.flows.context import RunContext
 from service.flows.names import Flow
+from service.flows.parking import age_text, parked_json
 from service.flows.result import FlowResult, RunOutcome
 from service.flows.run import FlowOptions
 from service.omnitron.models.batch import BatchStatus
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runs(commands, common)
     _add_batches(commands, common)
     _add_errors(commands, common)
+    _add_parked(commands, common)
     _add_sandbox(commands)
     return parser
 
@@ -214,6 +216,19 @@ def _add_errors(commands: Any, common: argparse.ArgumentParser) -> None:
     errors.add_argument("--limit", type=_positive, default=50, metavar="N", help="default 50")
     _json_option(errors, "print a JSON array (with the raw request and response)")
     errors.set_defaults(handler=_list_errors)
+
+
+def _add_parked(commands: Any, common: argparse.ArgumentParser) -> None:
+    parked = commands.add_parser(
+        "parked",
+        parents=[common],
+        help="list channel records waiting for their order in Omnitron, oldest first",
+    )
+    _profile_option(parked)
+    parked.add_argument("--flow", choices=FLOW_NAMES, metavar="FLOW", help="only this flow")
+    parked.add_argument("--limit", type=_positive, default=100, metavar="N", help="default 100")
+    _json_option(parked, "print a JSON array (with each record and its age in seconds)")
+    parked.set_defaults(handler=_list_parked)
 
 
 def _add_sandbox(commands: Any) -> None:
@@ -515,6 +530,29 @@ def _list_errors(args: argparse.Namespace) -> int:
     )
     return _listing(
         args, lambda store: store.search_error_reports(query), ERROR_COLUMNS, _error_json
+    )
+
+
+# -- parked records ------------------------------------------------------------------
+
+PARKED_COLUMNS = [
+    Column("FLOW", lambda p: p.flow),
+    Column("SUBJECT", lambda p: p.subject, max_width=24),
+    Column("KEY", lambda p: p.remote_id, max_width=24),
+    Column("AGE", lambda p: age_text(p.first_seen_at), right=True),
+    Column("ATTEMPTS", lambda p: p.attempts, right=True),
+    Column("LAST TRIED", lambda p: p.last_seen_at),
+    Column("REASON", lambda p: p.reason, max_width=90),
+]
+
+
+def _list_parked(args: argparse.Namespace) -> int:
+    flow = args.flow
+    return _listing(
+        args,
+        lambda store: store.parked(flow, limit=args.limit),
+        PARKED_COLUMNS,
+        parked_json,
     )
 
 

@@ -7,18 +7,24 @@ flow without a second report, and applied by the first run after the order arriv
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from service.flows.context import FlowEvent, RunContext
 from service.store import ErrorQuery
+from service.store_records import iso
 from tests.flows.conftest import FlowEnv
 from tests.flows.test_cancellation_requests import ask_to_cancel, line_item_pks, omnitron_request
 from tests.flows.test_cancels import cancel_in_market, market_orders
 from tests.flows.test_item_updates import line_items, update_line
 from tests.sandbox.omnitron_api import OmnitronApi
+from tests.test_cli import _env, cli
 
 CANCELLED = {"50", "100"}
 
@@ -183,3 +189,45 @@ def test_a_stop_during_retries_keeps_the_rest_parked(early: FlowEnv) -> None:
 
     assert (rest.outcome, rest.updated, rest.failed) == ("completed", 2, 0), rest
     assert early.store.count_parked("fetch-item-updates") == 0
+
+
+def test_cli_lists_parked_records_with_their_age(early: FlowEnv, tmp_path: Path) -> None:
+    orders = market_orders(early)
+    cancel_in_market(early, orders[0]["id"], [], "CR-01")
+    line = orders[1]["lines"][0]
+    update_line(early, line["id"], status="Invoiced", invoice_number="CDM2026000000001")
+    early.service.fetch_and_create_cancel()
+    early.service.fetch_and_update_order_items()
+    # The profile's store as the command line finds it: <data dir>/profiles/sandbox.sqlite3.
+    data = tmp_path / "data"
+    (data / "profiles").mkdir(parents=True)
+    with sqlite3.connect(data / "profiles" / "sandbox.sqlite3") as copy:
+        early.store._db.conn.backup(copy)
+        # Parked two days, three hours and a half ago: the listing shows "2 d 3 h".
+        since = datetime.now(UTC) - timedelta(days=2, hours=3, minutes=30)
+        copy.execute("UPDATE parked SET first_seen_at = ?", [iso(since)])
+    env = _env(data)
+
+    listed = cli("parked", "--json", env=env)
+
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert sorted((r["flow"], r["subject"]) for r in rows) == [
+        ("fetch-cancels", orders[0]["order_number"]),
+        ("fetch-item-updates", str(line["id"])),
+    ]
+    assert all(r["age_s"] >= (2 * 24 + 3.5) * 3600 and r["attempts"] == 1 for r in rows)
+    assert all("not in Omnitron" in r["reason"] for r in rows)
+
+    table = cli("parked", "--flow", "fetch-item-updates", env=env)
+
+    assert table.returncode == 0, table.stderr
+    header, *body = table.stdout.splitlines()
+    assert header.split() == [
+        "FLOW", "SUBJECT", "KEY", "AGE", "ATTEMPTS", "LAST", "TRIED", "REASON"
+    ]  # fmt: skip
+    (row,) = body
+    assert row.split()[:7] == [
+        "fetch-item-updates", str(line["id"]), str(line["id"]), "2", "d", "3", "h"
+    ]  # fmt: skip
+    assert "the order is not in Omnitron" in row
