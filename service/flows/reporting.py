@@ -1,9 +1,21 @@
 """Error reports: every failure becomes one, in the local store and in Omnitron.
 
 A report is written to the store first (an outbox row, ``delivered=False``) and then
-posted to Omnitron's ``error_reports/``. When Omnitron cannot take it, it stays in the
-outbox and the next run delivers it (:meth:`ErrorReporter.deliver_outbox`), so no
-report is lost while Omnitron is down.
+posted to Omnitron's ``error_reports/``. The outbox is a queue of independent letters
+(:meth:`ErrorReporter.deliver_outbox` runs at the start of every run):
+
+- Never twice: a report is marked ``sending_at`` before its POST. If the answer is
+  lost (or a 5xx leaves it unknown), or the process dies before it is marked
+  delivered, it is looked up in Omnitron by its unique ``error_code`` before it is
+  posted again (docs/omnitron-api.md §2, §7).
+- Never lost: a transient failure (5xx, timeout, dropped connection, 429 after the
+  retries) leaves the report and everything after it queued and stops delivering
+  for the rest of the run; the next run goes on.
+- Never a line: a report Omnitron refuses for good (a 4xx such as 400 or 413) is
+  marked dead, with the answer, kept and shown; the next report goes on.
+
+Raw request and response text and descriptions are bounded (:mod:`report_text`)
+before they are stored or posted.
 
 Codes keep the reference's prefix, so Omnitron's log filter by batch id still works,
 and end with a unique suffix (docs/omnitron-api.md §4, §7):
@@ -17,21 +29,38 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
 from service.flows.context import RunContext
 from service.flows.names import Flow
+from service.flows.report_text import (
+    DESCRIPTION_LIMIT,
+    RAW_TEXT_LIMIT,
+    SUBJECT_LIMIT,
+    truncate_text,
+)
 from service.net.exchange import RawExchange
 from service.omnitron.client import OmnitronClient
-from service.omnitron.errors import OmnitronError
+from service.omnitron.errors import OmnitronError, OmnitronNotFound, OmnitronUnavailable
 from service.omnitron.models.error_report import ErrorReportCreate
-from service.store import NewErrorReport, Store
+from service.store import NewErrorReport, OutboxCounts, Store, StoredErrorReport
 
 Side = Literal["channel", "omnitron"]
 # Where a report points when it concerns the run or batch as a whole.
 BATCH_MODEL = "batchrequest"
+# 4xx answers that are not about the report itself: auth, timeout, throttling.
+TRANSIENT_4XX = frozenset({401, 408, 429})
+OUTBOX_PAGE = 500  # reports read from the store at a time
+POST_ATTEMPTS = 3  # POSTs of one report per delivery when the answer is a 5xx or lost
+_ANSWER_LIMIT = 500  # characters of a refusal kept as the report's delivery error
+
+Delivery = Literal["delivered", "waiting", "refused"]
 
 
 def report_code(prefix: str, side: Side, command: str, subject: str = "") -> str:
@@ -54,8 +83,10 @@ class ErrorReporter:
         flow: Flow,
         run_id: int,
         is_success_log: bool,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._omnitron = omnitron
+        self._sleep = sleep
         self._store = store
         self._ctx = ctx
         self._flow = flow
@@ -63,8 +94,8 @@ class ErrorReporter:
         self.is_success_log = is_success_log
         self._lock = threading.Lock()
         self._failure_ids: list[int] = []
-        # Once Omnitron refused or could not take a report, the rest of the run's
-        # reports go straight to the outbox instead of each waiting out the retries.
+        # Once Omnitron could not take a report, the rest of the run's reports go
+        # straight to the outbox instead of each waiting out the retries.
         self._omnitron_down = False
         self._batch_pk: int | None = None
         self._prefix = f"run{run_id}"
@@ -102,6 +133,8 @@ class ErrorReporter:
         parked order retried) is only touched: the operator sees one report that keeps
         being seen, not a new one per run.
         """
+        description = truncate_text(description, DESCRIPTION_LIMIT)
+        subject = truncate_text(subject, SUBJECT_LIMIT)
         if once:
             existing = self._store.find_open_report(self._flow.value, subject, description)
             if existing is not None:
@@ -154,14 +187,30 @@ class ErrorReporter:
         )
 
     def deliver_outbox(self) -> int:
-        """Post reports earlier runs could not deliver; returns how many arrived."""
-        delivered = 0
-        for report in self._store.undelivered_reports():
-            if not self._deliver(report.id, report.omnitron_payload):
+        """Post reports earlier runs left in the outbox, oldest first; how many arrived.
+
+        Never raises for Omnitron's sake: a refused report is marked dead and the
+        next one goes on; a transient failure stops this pass and leaves the rest
+        queued. A cancel stops the pass too (the run then stops at its next check).
+        """
+        delivered = refused = 0
+        after_id = 0
+        while not self._omnitron_down and not self._ctx.cancel.cancelled:
+            page = self._store.undelivered_reports(limit=OUTBOX_PAGE, after_id=after_id)
+            for report in page:
+                if self._omnitron_down or self._ctx.cancel.cancelled:
+                    break
+                state = self._deliver(report)
+                delivered += state == "delivered"
+                refused += state == "refused"
+            if len(page) < OUTBOX_PAGE:
                 break
-            delivered += 1
+            after_id = page[-1].id
         if delivered:
             self._ctx.event("report.outbox", "", f"Delivered {delivered} waiting error reports.")
+        counts = self._store.outbox_counts()
+        if counts.waiting or refused:
+            self._ctx.event("report.waiting", "", outbox_sentence(counts), logging.WARNING)
         return delivered
 
     def _write(
@@ -178,11 +227,15 @@ class ErrorReporter:
         object_id: int | None,
         modified_date: str | datetime | None,
     ) -> int:
+        description = truncate_text(description, DESCRIPTION_LIMIT)
+        subject = truncate_text(subject, SUBJECT_LIMIT)
         code = report_code(self._prefix, side, command, subject)
         raw_request = raw.request if raw else ""
         raw_response = raw.response if raw else ""
         if raw_payload is not None:
             raw_response = _as_text(raw_payload)
+        raw_request = truncate_text(raw_request, RAW_TEXT_LIMIT)
+        raw_response = truncate_text(raw_response, RAW_TEXT_LIMIT)
         if object_id is None:
             content_type, object_id = BATCH_MODEL, self._batch_pk or 0
         payload = {
@@ -212,31 +265,104 @@ class ErrorReporter:
                 omnitron_payload=payload,
             )
         )
-        self._deliver(report_id, payload)
+        self._deliver(self._store.get_error_report(report_id))
         return report_id
 
-    def _deliver(self, report_id: int, payload: dict[str, Any]) -> bool:
-        """Post one stored report; ``False`` (and it stays in the outbox) if that failed."""
+    def _deliver(self, report: StoredErrorReport) -> Delivery:
+        """Deliver one stored report, at most once; where it stands afterwards."""
         if self._omnitron_down:
-            return False
+            return "waiting"
+        code = report.code
         try:
-            # The store keeps model names; Omnitron wants content-type ids.
-            body = dict(payload)
-            body["action_content_type"] = self._omnitron.content_type(
-                str(payload["action_content_type"])
-            ).id
-            self._omnitron.create_error_report(ErrorReportCreate.model_validate(body))
-        except OmnitronError as exc:
+            # sending_at without delivered: an earlier POST's answer was lost, or its
+            # process died waiting for it. The report may be in Omnitron already.
+            if report.sending_at is not None and self._omnitron.find_error_report(code):
+                self._store.mark_delivered(report.id)
+                return "delivered"
+            body = self._body(report.omnitron_payload)
+            self._store.mark_sending(report.id)
+            self._post_once(body)
+        except (OmnitronError, ValidationError) as exc:
+            answer = one_line(exc)
+            if is_refusal(exc):
+                self._store.mark_dead(report.id, answer)
+                self._ctx.event(
+                    "report.refused",
+                    code,
+                    f"Omnitron refused error report {code} for good ({answer}); "
+                    "it is kept in the store, marked refused.",
+                    logging.WARNING,
+                )
+                return "refused"
             self._omnitron_down = True
+            self._store.note_delivery_error(report.id, answer)
             self._ctx.event(
                 "report.undelivered",
                 "",
-                f"Error reports wait in the outbox: Omnitron did not take them ({exc}).",
+                f"Error reports wait in the outbox: Omnitron did not take them ({answer}).",
                 logging.WARNING,
             )
-            return False
-        self._store.mark_delivered(report_id)
+            return "waiting"
+        self._store.mark_delivered(report.id)
+        return "delivered"
+
+    def _post_once(self, body: ErrorReportCreate) -> None:
+        """POST a report; after a 5xx or a lost answer look it up before trying again.
+
+        A few tries only: a report that cannot go now waits in the outbox, and the
+        look-up at its next delivery keeps it from arriving twice.
+        """
+        for attempt in range(1, POST_ATTEMPTS + 1):
+            try:
+                self._omnitron.create_error_report(body)
+                return
+            except OmnitronUnavailable as exc:
+                if not exc.maybe_processed or attempt == POST_ATTEMPTS:
+                    raise
+                if self._omnitron.find_error_report(body.error_code) is not None:
+                    return
+                self._sleep(self._omnitron.policy.backoff(attempt))
+
+    def _body(self, payload: dict[str, Any]) -> ErrorReportCreate:
+        """The POST body of a stored payload (the store keeps model names, not ids)."""
+        body = dict(payload)
+        body["action_content_type"] = self._omnitron.content_type(
+            str(payload["action_content_type"])
+        ).id
+        # Payloads stored before text was bounded are bounded on their way out.
+        for key in ("raw_request", "raw_response"):
+            body[key] = truncate_text(str(body.get(key) or ""), RAW_TEXT_LIMIT)
+        body["error_desc"] = truncate_text(str(body.get("error_desc") or ""), DESCRIPTION_LIMIT)
+        return ErrorReportCreate.model_validate(body)
+
+
+def is_refusal(exc: Exception) -> bool:
+    """Whether Omnitron refused a report for good (retrying the same body cannot help).
+
+    A 4xx answer is about the report itself, except 401, 408 and 429; a body that
+    cannot be built (a malformed stored payload, a content type Omnitron does not
+    have) cannot be sent either. Anything else — 5xx, no answer — is transient.
+    """
+    if isinstance(exc, ValidationError):
         return True
+    status = exc.status_code if isinstance(exc, OmnitronError) else None
+    if status is None:
+        return isinstance(exc, OmnitronNotFound)
+    return 400 <= status < 500 and status not in TRANSIENT_4XX
+
+
+def one_line(exc: Exception) -> str:
+    """An exception as one short line, for a report's delivery error and events."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= _ANSWER_LIMIT else text[: _ANSWER_LIMIT - 1] + "…"
+
+
+def outbox_sentence(counts: OutboxCounts) -> str:
+    """What the outbox holds, for run events and the CLI's run summary."""
+    parts = [f"{counts.waiting} error report(s) wait in the outbox for Omnitron"]
+    if counts.refused:
+        parts.append(f"{counts.refused} refused by Omnitron")
+    return "; ".join(parts) + " (python main.py errors --outbox lists them)."
 
 
 def _as_text(payload: Any) -> str:

@@ -596,6 +596,17 @@ class OmnitronClient(OmnitronSession):
             return self.parse(ErrorReport, data, "POST error_reports/")
         return None
 
+    def find_error_report(self, error_code: str) -> ErrorReport | None:
+        """The report Omnitron holds with exactly ``error_code`` (codes are unique), if any.
+
+        Matched here as well as by the ``error_code`` filter: a server that ignored
+        the filter would answer with other reports, and none of them counts.
+        """
+        found = self.first_page(
+            ErrorReport, self.channel_path("error_reports/"), {"error_code": error_code}, limit=5
+        )
+        return next((report for report in found if report.error_code == error_code), None)
+
     # -- helpers -----------------------------------------------------------------------
 
     def _mapping(self, value: str, **extra: Any) -> dict[str, Any]:
