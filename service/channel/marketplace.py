@@ -2,9 +2,10 @@
 
 One :class:`httpx.Client` per adapter: keep-alive connections, timeouts, and the
 shared :class:`~service.net.retry.RetryTransport` (timeouts, dropped connections,
-5xx for reads, 429 honouring ``Retry-After``). Status-update POSTs carry an
-``Idempotency-Key``, so they are safe to retry like reads. Listings are streamed
-page by page; nothing is collected in memory.
+5xx for reads, 429 honouring ``Retry-After``), which also bounds every answer in
+size and time. Status-update POSTs carry an ``Idempotency-Key``, so they are safe to
+retry like reads. Listings are streamed page by page; nothing is collected in memory,
+and a listing that does not advance is stopped.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ from service.channel.models import (
     RemoteBatchResult,
     SendResult,
 )
+from service.net.body import DEFAULT_MAX_RESPONSE_MB, MEGABYTE
 from service.net.exchange import RawExchange
+from service.net.failures import final_failure_message
+from service.net.paging import PageGuard
 from service.net.retry import RETRY_ALWAYS, RETRY_EXTENSION, RetryPolicy, RetryTransport
 
 T = TypeVar("T")
@@ -82,11 +86,18 @@ class MarketplaceSettings(BaseModel):
     base_url: str = Field(description="root URL, e.g. http://127.0.0.1:8001/")
     api_key: SecretStr
     page_size: int = Field(50, ge=1, le=200)
-    timeout: float = Field(15.0, gt=0, description="seconds per request (read/write/pool)")
+    timeout: float = Field(
+        15.0, gt=0, description="seconds per try (read/write/pool, the whole answer)"
+    )
     connect_timeout: float = Field(5.0, gt=0)
     max_attempts: int = Field(5, ge=1, description="tries per request, the first included")
     retry_deadline: float = Field(60.0, gt=0, description="seconds for all tries of a request")
-    max_pages: int = Field(100_000, ge=1, description="safety stop for a listing")
+    max_pages: int = Field(
+        1000, ge=1, description="pages one listing may take in a run; more is an error"
+    )
+    max_response_mb: int = Field(
+        DEFAULT_MAX_RESPONSE_MB, ge=1, description="a longer answer is refused, not read"
+    )
     pool_size: int = Field(10, ge=1)
 
 
@@ -135,6 +146,15 @@ def _describe(exc: ValidationError) -> str:
         message = str(error["msg"]).removeprefix("Value error, ")
         parts.append(f"{location}: {message}" if location else message)
     return "; ".join(parts)
+
+
+def _page_number(value: Any) -> int | None:
+    """``next_page`` as a page number, when it is one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    return int(value) if isinstance(value, str) and value.isdigit() else None
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -316,7 +336,12 @@ class MarketplaceAdapter:
                 "Accept": "application/json",
             },
             timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
-            transport=RetryTransport(transport, policy, pool_size=settings.pool_size),
+            transport=RetryTransport(
+                transport,
+                policy,
+                pool_size=settings.pool_size,
+                max_response_bytes=settings.max_response_mb * MEGABYTE,
+            ),
         )
 
     @classmethod
@@ -362,8 +387,11 @@ class MarketplaceAdapter:
         try:
             response = self._client.send(request)
         except httpx.HTTPError as exc:
-            raw = RawExchange.from_httpx(request, note=f"{type(exc).__name__}: {exc}")
-            raise ChannelError(f"{method} {path} failed: {type(exc).__name__}", raw=raw) from exc
+            # A certificate refused, an answer too large or too slow: said as such.
+            final = final_failure_message("the marketplace", exc)
+            raw = RawExchange.from_httpx(request, note=final or f"{type(exc).__name__}: {exc}")
+            message = final or f"{method} {path} failed: {type(exc).__name__}"
+            raise ChannelError(message, raw=raw) from exc
         raw = RawExchange.from_httpx(request, response)
         status = response.status_code
         if status >= 400 and status not in accept:
@@ -405,11 +433,19 @@ class MarketplaceAdapter:
         parse: Callable[[Mapping[str, Any]], T],
         params: Mapping[str, Any] | None = None,
     ) -> Iterator[Fetched[T]]:
-        """Page through a listing, yielding one :class:`Fetched` per record."""
+        """Page through a listing, yielding one :class:`Fetched` per record.
+
+        A listing that does not advance (a page or a ``next_page`` seen before, a
+        ``next_page`` that is not further on) or goes on past ``max_pages`` raises
+        :class:`ChannelError`; what was yielded until then stays valid, and the next
+        run goes on from the caller's cursor.
+        """
         query: dict[str, Any] = dict(params or {})
         query["size"] = self.settings.page_size
         if since is not None:
             query["created_from"] = _wire_time(since)
+        guard = PageGuard()
+        listing = f"The marketplace's listing GET {self._client.base_url.path}{path}"
         for page in range(1, self.settings.max_pages + 1):
             query["page"] = page
             response, raw = self._call("GET", path, params=query)
@@ -417,11 +453,25 @@ class MarketplaceAdapter:
             items = body.get("items") if isinstance(body, dict) else None
             if not isinstance(items, list):
                 raise ChannelError(f"GET {path}: the answer has no items list", raw=raw)
+            # The last page says so; a short page also ends it (new records append).
+            last = body.get("next_page") is None or len(items) < self.settings.page_size
+            if not last:
+                next_ref = body.get("next_page")
+                stuck = guard.check(page, items, next_ref, _page_number(next_ref))
+                if stuck:
+                    raise ChannelError(
+                        f"{listing} does not advance: {stuck}; stopped after {page} pages.",
+                        raw=raw,
+                    )
             for payload in items:
                 yield self._fetched(payload, raw, label, parse)
-            # The last page says so; a short page also ends it (new records append).
-            if body.get("next_page") is None or len(items) < self.settings.page_size:
+            if last:
                 return
+        raise ChannelError(
+            f"{listing} still had more after {self.settings.max_pages} pages of "
+            f"{self.settings.page_size}; stopped here, and the next run goes on from here "
+            "(raise max_pages to read more in one run)."
+        )
 
     @staticmethod
     def _fetched(
