@@ -162,6 +162,10 @@ class BreakerTransport(httpx.BaseTransport):
         if status == 429 or status >= 500:
             self.breaker.failed(f"HTTP {status}", probe)
             return response
+        if isinstance(response.stream, httpx.ByteStream):
+            # The body is in memory already: nothing can break half-way any more.
+            self.breaker.succeeded(probe)
+            return response
         response.stream = _WatchedStream(response.stream, self.breaker, probe)
         return response
 
