@@ -214,6 +214,11 @@ def _add_errors(commands: Any, common: argparse.ArgumentParser) -> None:
     errors.add_argument("--flow", choices=FLOW_NAMES, metavar="FLOW", help="only this flow")
     errors.add_argument("--run", dest="run_id", type=_positive, metavar="ID", help="only this run")
     errors.add_argument("--limit", type=_positive, default=50, metavar="N", help="default 50")
+    errors.add_argument(
+        "--outbox",
+        action="store_true",
+        help="only reports not in Omnitron: waiting in the outbox, or refused (with the answer)",
+    )
     _json_option(errors, "print a JSON array (with the raw request and response)")
     errors.set_defaults(handler=_list_errors)
 
@@ -485,6 +490,16 @@ ERROR_COLUMNS = [
     Column("DESCRIPTION", lambda e: e.description, max_width=90),
 ]
 
+OUTBOX_COLUMNS = [
+    Column("ID", lambda e: e.id, right=True),
+    Column("CREATED", lambda e: e.created_at),
+    Column("STATE", lambda e: e.delivery_state),
+    Column("FLOW", lambda e: e.flow),
+    Column("RUN", lambda e: e.run_id, right=True),
+    Column("DESCRIPTION", lambda e: e.description, max_width=50),
+    Column("OMNITRON'S ANSWER", lambda e: e.delivery_error, max_width=80),
+]
+
 
 def _run_json(run: RunRecord) -> dict[str, Any]:
     return run.model_dump(mode="json")
@@ -526,11 +541,11 @@ def _list_errors(args: argparse.Namespace) -> int:
         is_ok=None if args.status is None else args.status == "ok",
         flow=args.flow,
         run_id=args.run_id,
+        delivery="undelivered" if args.outbox else None,
         limit=args.limit,
     )
-    return _listing(
-        args, lambda store: store.search_error_reports(query), ERROR_COLUMNS, _error_json
-    )
+    columns = OUTBOX_COLUMNS if args.outbox else ERROR_COLUMNS
+    return _listing(args, lambda store: store.search_error_reports(query), columns, _error_json)
 
 
 # -- parked records ------------------------------------------------------------------
