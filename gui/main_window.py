@@ -38,6 +38,7 @@ from gui.session import ConsoleSession
 from gui.theme import apply_theme
 from gui.views.batches_view import BatchesView
 from gui.views.errors_view import ErrorsView
+from gui.views.parked_view import ParkedView
 from gui.views.runs_view import RunsView
 from gui.views.settings_dialog import SettingsDialog
 from gui.widgets.plain_text import plain_message_box, plain_tooltip
@@ -102,9 +103,11 @@ class MainWindow(QMainWindow):
         self.batches_view = BatchesView(session.store)
         self.errors_view = ErrorsView(session.store)
         self.runs_view = RunsView(session.store)
+        self.parked_view = ParkedView(session.store)
         self._add_tab("batches", "Batches", self.batches_view)
         self._add_tab("errors", "Error reports", self.errors_view)
         self._add_tab("runs", "Runs", self.runs_view)
+        self._add_tab("parked", "Parked", self.parked_view)
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -463,13 +466,13 @@ class MainWindow(QMainWindow):
 
     def refresh_views(self) -> None:
         """Reload the data views from the store."""
-        for view in (self.batches_view, self.errors_view, self.runs_view):
+        for view in (self.batches_view, self.errors_view, self.runs_view, self.parked_view):
             view.refresh()
 
     def _refresh_current_view(self) -> None:
         # Only the visible view: the others refresh when shown.
         widget = self.tabs.currentWidget()
-        if widget in (self.batches_view, self.errors_view, self.runs_view):
+        if widget in (self.batches_view, self.errors_view, self.runs_view, self.parked_view):
             widget.refresh()
 
     def _tab_changed(self, _index: int) -> None:
