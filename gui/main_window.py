@@ -42,7 +42,9 @@ from gui.views.parked_view import ParkedView
 from gui.views.runs_view import RunsView
 from gui.views.settings_dialog import SettingsDialog
 from gui.widgets.plain_text import plain_message_box, plain_tooltip
+from gui.widgets.warning_banner import warning_banner
 from gui.workers import FlowLanes, flow_title, preflight
+from service.config import insecure_http_warnings
 from service.flows.context import FlowEvent, Progress
 from service.flows.names import Flow
 from service.flows.result import FlowResult, RunOutcome
@@ -115,6 +117,9 @@ class MainWindow(QMainWindow):
         layout.setSpacing(0)
         if session.profile.sandbox:
             layout.addWidget(self._sandbox_banner())
+        insecure = insecure_http_warnings(session.profile)
+        if insecure:  # allowed in the profile, but never silently
+            layout.addWidget(warning_banner("insecure-http-banner", insecure))
         layout.addWidget(self.tabs)
         self.setCentralWidget(central)
 

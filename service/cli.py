@@ -25,7 +25,15 @@ from service.cli_output import (
     result_json,
     result_text,
 )
-from service.config import SANDBOX, Profile, ProfileError, Secrets, config_path, load_profile
+from service.config import (
+    SANDBOX,
+    Profile,
+    ProfileError,
+    Secrets,
+    config_path,
+    insecure_http_warnings,
+    load_profile,
+)
 from service.connect import ENV_CONFIG, ENV_DATA_DIR, Locations, connect, open_store
 from service.flows.context import RunContext
 from service.flows.names import Flow
@@ -322,6 +330,9 @@ def _run_flow(args: argparse.Namespace) -> int:
     except ProfileError as exc:
         _error(str(exc))
         return EXIT_USAGE
+    for warning in insecure_http_warnings(profile):
+        # Allowed by the profile, said on every run so it never goes unnoticed.
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
 
     options = FlowOptions(
         is_success_log=profile.is_success_log and not args.no_success_log,

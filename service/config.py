@@ -8,6 +8,7 @@ environment variable or the OS keyring.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tempfile
@@ -15,6 +16,7 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import keyring
 import keyring.errors
@@ -26,6 +28,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -69,6 +72,7 @@ class OmnitronProfile(BaseModel):
         value = value.strip()
         if not value.startswith(("http://", "https://")) or len(value.split("://", 1)[1]) == 0:
             raise ValueError("must be an http:// or https:// URL")
+        refuse_credentials(OMNITRON_URL_LABEL, value)
         return value if value.endswith("/") else value + "/"
 
     def settings(self, password: SecretStr, **overrides: Any) -> OmnitronSettings:
@@ -91,6 +95,13 @@ class ChannelProfile(BaseModel):
     adapter: str = Field("marketplace", min_length=1)
     settings: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("settings")
+    @classmethod
+    def _no_credentials_in_urls(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for label, url in channel_urls(value):
+            refuse_credentials(label, url)
+        return value
+
 
 class Profile(BaseModel):
     """One named set-up: an Omnitron, a channel, and how to run the flows."""
@@ -99,6 +110,8 @@ class Profile(BaseModel):
 
     name: str
     sandbox: bool = False
+    # Declared before the URLs it permits: their validators read it.
+    allow_insecure_http: bool = False
     omnitron: OmnitronProfile | None = None
     channel: ChannelProfile = Field(default_factory=ChannelProfile)
     workers: int = Field(4, ge=1, le=16)
@@ -112,6 +125,22 @@ class Profile(BaseModel):
             raise ValueError(
                 "must start with a letter or digit and contain only letters, digits, _ . -"
             )
+        return value
+
+    @field_validator("omnitron")
+    @classmethod
+    def _omnitron_encrypted(
+        cls, value: OmnitronProfile | None, info: ValidationInfo
+    ) -> OmnitronProfile | None:
+        if value is not None:
+            _refuse_plain_http(OMNITRON_URL_LABEL, value.url, info)
+        return value
+
+    @field_validator("channel")
+    @classmethod
+    def _channel_encrypted(cls, value: ChannelProfile, info: ValidationInfo) -> ChannelProfile:
+        for label, url in channel_urls(value.settings):
+            _refuse_plain_http(label, url, info)
         return value
 
     @model_validator(mode="after")
@@ -162,6 +191,9 @@ def save_profile(profile: Profile, *, path: Path | None = None) -> None:
     if profile.name == SANDBOX:
         raise ProfileError(f"{path}: the name {SANDBOX!r} is the built-in profile; pick another")
     table = profile.model_dump(mode="json", exclude={"name"}, exclude_none=True)
+    if not profile.allow_insecure_http:
+        # Written only when granted, so the file shows it as a deliberate choice.
+        del table["allow_insecure_http"]
     _refuse_secrets(path, profile.name, table)
     document = _read_document(path)
     document.setdefault("profiles", {})[profile.name] = table
@@ -179,6 +211,77 @@ def delete_profile(name: str, *, path: Path | None = None) -> None:
         raise ProfileError(f"{path}: no profile {name!r}")
     del profiles[name]
     _write_atomically(path, tomli_w.dumps(document))
+
+
+# -- URLs: encrypted unless allowed, never with credentials -------------------------
+
+OMNITRON_URL_LABEL = "Omnitron URL"
+CHANNEL_URL_LABEL = "Channel base URL"
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+def channel_urls(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The URLs among a channel adapter's settings, each with its label in the form.
+
+    ``base_url`` is the one the form edits; any other ``*_url`` setting an adapter
+    takes is named by its key.
+    """
+    found = []
+    for key, value in settings.items():
+        if isinstance(value, str) and str(key).lower().endswith("url"):
+            label = CHANNEL_URL_LABEL if key == "base_url" else f"Channel setting {key!r}"
+            found.append((label, value.strip()))
+    return found
+
+
+def refuse_credentials(label: str, url: str) -> None:
+    """ValueError when ``url`` carries a user name or password (``http://user:pass@host``).
+
+    Such a password would sit in profiles.toml and show in every logged request.
+    """
+    if "@" in urlsplit(url).netloc:
+        raise ValueError(
+            f"{label} holds a user name or password; remove them from the URL (the "
+            "password and API key go in the keyring)"
+        )
+
+
+def is_plain_remote_http(url: str) -> bool:
+    """Whether ``url`` is unencrypted ``http://`` to a host other than this computer."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http":
+        return False
+    host = (parts.hostname or "").lower()
+    if host in _LOOPBACK_NAMES:
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True  # a name, not an address: it may resolve anywhere
+
+
+def insecure_http_warnings(profile: Profile) -> list[str]:
+    """One line per unencrypted remote URL a profile is allowed to use (empty if none)."""
+    if profile.sandbox:
+        return []
+    urls = [(OMNITRON_URL_LABEL, profile.omnitron.url)] if profile.omnitron else []
+    urls += channel_urls(profile.channel.settings)
+    return [
+        f"profile {profile.name!r}: {label} {url} is not encrypted (allow_insecure_http = "
+        "true): the password, the token and customer data cross the network readable"
+        for label, url in urls
+        if is_plain_remote_http(url)
+    ]
+
+
+def _refuse_plain_http(label: str, url: str, info: ValidationInfo) -> None:
+    if info.data.get("sandbox") or info.data.get("allow_insecure_http"):
+        return
+    if is_plain_remote_http(url):
+        raise ValueError(
+            f"{label} {url} is not encrypted and not on this computer; use https://, or "
+            "set allow_insecure_http = true in the profile if this network is trusted"
+        )
 
 
 # -- secrets -----------------------------------------------------------------------
@@ -311,7 +414,9 @@ def _parse_profile(path: Path, name: str, table: dict[str, Any]) -> Profile:
         return Profile.model_validate({**table, "name": name})
     except ValidationError as exc:
         problems = "; ".join(
-            f"field {'.'.join(str(p) for p in err['loc']) or '(profile)'!r}: {err['msg']}"
+            f"field {'.'.join(str(p) for p in err['loc']) or '(profile)'!r}: "
+            # pydantic prefixes the messages of our own validators with "Value error, ".
+            f"{err['msg'].removeprefix('Value error, ')}"
             for err in exc.errors()
         )
         raise ProfileError(f"{path}: profile {name!r}: {problems}") from None

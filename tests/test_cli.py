@@ -263,3 +263,48 @@ def test_run_rejects_an_unknown_flow(tmp_path: Path) -> None:
     result = cli("run", "fetch-everything", env=_env(tmp_path))
     assert result.returncode == 2
     assert Flow.FETCH_ORDERS.value in result.stderr
+
+
+def _plain_http_profile(tmp_path: Path, allowed: bool) -> dict[str, str]:
+    """An env whose profile 'acme' talks plain http:// to another host (no keyring)."""
+    config = tmp_path / "profiles.toml"
+    config.write_text(
+        f"[profiles.acme]\nallow_insecure_http = {str(allowed).lower()}\n"
+        '[profiles.acme.omnitron]\nurl = "http://omnitron.acme.invalid/"\nusername = "u"\n'
+        "channel_id = 1\ncatalog_id = 1\n",
+        encoding="utf-8",
+    )
+    return _env(
+        tmp_path,
+        CHANNELDESK_CONFIG=str(config),
+        PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+    )
+
+
+def test_plain_http_to_another_host_is_refused_in_one_line(tmp_path: Path) -> None:
+    result = cli(
+        "run", "fetch-orders", "--profile", "acme", env=_plain_http_profile(tmp_path, False)
+    )
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].endswith(
+        "profile 'acme': field 'omnitron': Omnitron URL http://omnitron.acme.invalid/ is not "
+        "encrypted and not on this computer; use https://, or set allow_insecure_http = true "
+        "in the profile if this network is trusted"
+    )
+
+
+def test_allowed_plain_http_is_warned_on_stderr(tmp_path: Path) -> None:
+    result = cli(
+        "run", "fetch-orders", "--profile", "acme", env=_plain_http_profile(tmp_path, True)
+    )
+    # The warning comes first; then the run stops at the missing secret, as usual.
+    assert result.returncode == 2
+    warning, error = result.stderr.splitlines()
+    assert warning == (
+        "warning: profile 'acme': Omnitron URL http://omnitron.acme.invalid/ is not encrypted "
+        "(allow_insecure_http = true): the password, the token and customer data cross the "
+        "network readable"
+    )
+    assert "CHANNELDESK_ACME_OMNITRON_PASSWORD" in error

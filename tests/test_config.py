@@ -18,6 +18,7 @@ from service.config import (
     Secrets,
     config_path,
     delete_profile,
+    insecure_http_warnings,
     load_profile,
     load_profiles,
     save_profile,
@@ -293,3 +294,108 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     with pytest.raises(ProfileError, match="built-in"):
         save_profile(load_profile("sandbox", path=path), path=path)
     assert list(path.parent.glob("*.tmp")) == []
+
+
+# -- unencrypted and credential-carrying URLs ----------------------------------------
+
+
+def _profile_file(tmp_path: Path, omnitron_url: str, base_url: str, extra: str = "") -> Path:
+    path = tmp_path / "profiles.toml"
+    path.write_text(
+        f"""
+[profiles.acme]
+{extra}
+
+[profiles.acme.omnitron]
+url = "{omnitron_url}"
+username = "integration"
+channel_id = 7
+catalog_id = 2
+
+[profiles.acme.channel.settings]
+base_url = "{base_url}"
+"""
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("omnitron_url", "base_url", "field", "label"),
+    [
+        ("http://acme.omnitron.example.com", "https://mp.example/", "omnitron", "Omnitron URL"),
+        ("https://acme.omnitron.example.com", "http://10.0.0.7/", "channel", "Channel base URL"),
+    ],
+)
+def test_plain_http_to_another_host_needs_allow_insecure_http(
+    tmp_path: Path, omnitron_url: str, base_url: str, field: str, label: str
+) -> None:
+    path = _profile_file(tmp_path, omnitron_url, base_url)
+    url = omnitron_url + "/" if field == "omnitron" else base_url
+    with pytest.raises(ProfileError) as refused:
+        load_profile("acme", path=path)
+    assert str(refused.value) == (
+        f"{path}: profile 'acme': field '{field}': {label} {url} is not encrypted and not on "
+        "this computer; use https://, or set allow_insecure_http = true in the profile if "
+        "this network is trusted"
+    )
+
+    allowed = load_profile(
+        "acme", path=_profile_file(tmp_path, omnitron_url, base_url, "allow_insecure_http = true")
+    )
+    assert allowed.allow_insecure_http
+    assert insecure_http_warnings(allowed) == [
+        f"profile 'acme': {label} {url} is not encrypted (allow_insecure_http = true): the "
+        "password, the token and customer data cross the network readable"
+    ]
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000", "https://x.io"]
+)
+def test_loopback_and_https_need_no_permission(tmp_path: Path, url: str) -> None:
+    profile = load_profile("acme", path=_profile_file(tmp_path, url, url + "/"))
+    assert not profile.allow_insecure_http
+    assert insecure_http_warnings(profile) == []
+
+
+@pytest.mark.parametrize(
+    ("omnitron_url", "base_url", "field", "label"),
+    [
+        (
+            "https://integration:s3cret@acme.example",
+            "https://mp.example/",
+            "omnitron.url",
+            "Omnitron URL",
+        ),
+        (
+            "https://acme.example",
+            "https://key:abc@mp.example/",
+            "channel.settings",
+            "Channel base URL",
+        ),
+    ],
+)
+def test_credentials_in_a_url_are_refused_naming_the_field(
+    tmp_path: Path, omnitron_url: str, base_url: str, field: str, label: str
+) -> None:
+    path = _profile_file(tmp_path, omnitron_url, base_url, "allow_insecure_http = true")
+    with pytest.raises(ProfileError) as refused:
+        load_profile("acme", path=path)
+    message = str(refused.value)
+    assert message == (
+        f"{path}: profile 'acme': field '{field}': {label} holds a user name or password; "
+        "remove them from the URL (the password and API key go in the keyring)"
+    )
+    assert "s3cret" not in message
+    assert "abc@" not in message
+
+
+def test_allow_insecure_http_is_written_only_when_granted(tmp_path: Path) -> None:
+    path = tmp_path / "profiles.toml"
+    save_profile(_acme(), path=path)
+    save_profile(_acme(allow_insecure_http=True).model_copy(update={"name": "trusted"}), path=path)
+    tables = tomllib.loads(path.read_text())["profiles"]
+    assert "allow_insecure_http" not in tables["acme"]
+    assert tables["trusted"]["allow_insecure_http"] is True
+    assert load_profile("trusted", path=path).allow_insecure_http
+    assert not load_profile("acme", path=path).allow_insecure_http

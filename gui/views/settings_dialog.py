@@ -333,6 +333,14 @@ class SettingsDialog(QDialog):
         self.workers_spin.setRange(1, 16)
         self.success_log_check = QCheckBox("Also report successful steps to Omnitron")
         self.success_log_check.setObjectName("settings-profile-success-log")
+        self.insecure_http_check = QCheckBox(
+            "Allow unencrypted http:// to hosts other than this computer"
+        )
+        self.insecure_http_check.setObjectName("settings-profile-allow-insecure-http")
+        self.insecure_http_check.setToolTip(
+            "Passwords, tokens and customer data then cross the network readable; "
+            "only for a trusted network"
+        )
         self.sandbox_note = QLabel(
             "The built-in sandbox runs the Omnitron and marketplace simulators on this "
             "computer. It needs no settings and cannot be changed."
@@ -357,11 +365,14 @@ class SettingsDialog(QDialog):
         form.addRow(_section("Flows"))
         form.addRow("Workers", self.workers_spin)
         form.addRow("", self.success_log_check)
+        form.addRow("", self.insecure_http_check)
         # Widgets by the profile field they edit, to mark the ones a validation names.
         self._field_widgets: dict[str, QWidget] = {
             "name": self.name_edit,
             "omnitron": self.url_edit,
             "omnitron.url": self.url_edit,
+            "channel": self.base_url_edit,
+            "channel.settings": self.base_url_edit,
             "omnitron.username": self.username_edit,
             "omnitron.channel_id": self.channel_id_edit,
             "omnitron.catalog_id": self.catalog_id_edit,
@@ -503,6 +514,7 @@ class SettingsDialog(QDialog):
         self.base_url_edit.setText(str(channel.settings.get("base_url", "")))
         self.workers_spin.setValue(profile.workers if profile else self.default_workers())
         self.success_log_check.setChecked(profile.is_success_log if profile else True)
+        self.insecure_http_check.setChecked(profile.allow_insecure_http if profile else False)
         self.password_edit.clear()
         self.api_key_edit.clear()
         stored = profile is not None and not profile.sandbox
@@ -620,6 +632,7 @@ class SettingsDialog(QDialog):
             "channel": {"adapter": self.adapter_combo.currentText(), "settings": channel_settings},
             "workers": self.workers_spin.value(),
             "is_success_log": self.success_log_check.isChecked(),
+            "allow_insecure_http": self.insecure_http_check.isChecked(),
         }
         if not (data["sandbox"] and not any(omnitron.values())):
             data["omnitron"] = omnitron

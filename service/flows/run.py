@@ -22,6 +22,7 @@ from service.channel.adapter import ChannelAdapter, ChannelError
 from service.flows.batch import BatchSession, mirror_of, outcome_of
 from service.flows.context import FlowCancelled, RunContext
 from service.flows.names import Flow
+from service.flows.orphans import finish_orphan_batches
 from service.flows.reporting import ErrorReporter
 from service.flows.result import BatchOutcome, FlowResult, RunOutcome, Tally
 from service.omnitron.client import OmnitronClient
@@ -109,6 +110,7 @@ def execute(
     try:
         reporter.deliver_outbox()
         _recover_open_batches(run)
+        finish_orphan_batches(run)
         run.channel_info = omnitron.get_channel()
         if not run.channel_info.is_active:
             run.message = f"Channel {run.channel_info.pk} is inactive in Omnitron: nothing to do."
