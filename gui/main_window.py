@@ -41,6 +41,7 @@ from gui.views.errors_view import ErrorsView
 from gui.views.parked_view import ParkedView
 from gui.views.runs_view import RunsView
 from gui.views.settings_dialog import SettingsDialog
+from gui.widgets.outbox_status import OutboxStatus
 from gui.widgets.plain_text import plain_message_box, plain_tooltip
 from gui.widgets.warning_banner import warning_banner
 from gui.workers import FlowLanes, flow_title, preflight
@@ -135,6 +136,7 @@ class MainWindow(QMainWindow):
         self._refresh_timer.setInterval(REFRESH_INTERVAL_MS)
         self._refresh_timer.timeout.connect(self._refresh_current_view)
         self._refresh_timer.start()
+        self.refresh_outbox()
 
         self._restore_settings()
         for flow in Flow:
@@ -265,6 +267,9 @@ class MainWindow(QMainWindow):
         self.status_running.setObjectName("status-running")
         for label in (self.status_running, self.status_health, self.status_profile):
             label.setContentsMargins(8, 0, 8, 0)
+        self.status_outbox = OutboxStatus(self)
+        self.status_outbox.clicked.connect(self.show_outbox)
+        bar.addPermanentWidget(self.status_outbox)
         bar.addPermanentWidget(self.status_running)
         bar.addPermanentWidget(self.status_health)
         bar.addPermanentWidget(self.status_profile)
@@ -473,12 +478,25 @@ class MainWindow(QMainWindow):
         """Reload the data views from the store."""
         for view in (self.batches_view, self.errors_view, self.runs_view, self.parked_view):
             view.refresh()
+        self.refresh_outbox()
+
+    def refresh_outbox(self) -> None:
+        """Show how many error reports wait for Omnitron and how many it refused."""
+        self.status_outbox.show_counts(self.session.store.outbox_counts())
+
+    @Slot()
+    def show_outbox(self) -> None:
+        """Switch to the Error reports view, showing the reports Omnitron does not hold."""
+        self.tabs.setCurrentWidget(self.errors_view)
+        self.errors_view.show_outbox()
 
     def _refresh_current_view(self) -> None:
         # Only the visible view: the others refresh when shown.
         widget = self.tabs.currentWidget()
         if widget in (self.batches_view, self.errors_view, self.runs_view, self.parked_view):
             widget.refresh()
+        # Another process (the CLI, a second console) may have run: two indexed counts.
+        self.refresh_outbox()
 
     def _tab_changed(self, _index: int) -> None:
         self._refresh_current_view()

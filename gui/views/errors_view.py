@@ -37,6 +37,13 @@ STATUS_CHOICES: tuple[tuple[str, bool | None], ...] = (
     ("Success", True),
     ("Fail", False),
 )
+# Where a report is on its way to Omnitron (ErrorQuery.delivery).
+DELIVERY_CHOICES: tuple[tuple[str, str | None], ...] = (
+    ("Any delivery", None),
+    ("Not in Omnitron", "undelivered"),
+    ("Waiting in the outbox", "waiting"),
+    ("Refused by Omnitron", "refused"),
+)
 # The content types the flows report on; the combo is editable for any other.
 LOG_TYPES: tuple[str, ...] = ("order", "orderitem", "cancellationrequest", "batchrequest")
 ALL_TYPES = "All types"
@@ -101,12 +108,19 @@ class ErrorsView(QWidget):
         self.run_filter.setValue(run_id)
         self._apply_filters()
 
+    def show_outbox(self) -> None:
+        """Show the reports Omnitron does not hold: waiting and refused (filters cleared)."""
+        self.clear_filters(apply=False)
+        self.delivery_filter.setCurrentIndex(self.delivery_filter.findData("undelivered"))
+        self._apply_filters()
+
     def clear_filters(self, *, apply: bool = True) -> None:
         """Every filter back to "all"."""
         widgets = (
             self.search,
             self.code_filter,
             self.status_filter,
+            self.delivery_filter,
             self.type_filter,
             self.run_filter,
             self.batch_filter,
@@ -118,6 +132,7 @@ class ErrorsView(QWidget):
             self.search.clear()
             self.code_filter.clear()
             self.status_filter.setCurrentIndex(0)
+            self.delivery_filter.setCurrentIndex(0)
             self.type_filter.setCurrentIndex(0)
             self.run_filter.setValue(0)
             self.batch_filter.setValue(0)
@@ -139,6 +154,7 @@ class ErrorsView(QWidget):
             text=text or None,
             code_contains=code or None,
             is_ok=self.status_filter.currentData(),
+            delivery=self.delivery_filter.currentData(),
             content_type=None if content_type in ("", ALL_TYPES) else content_type,
             run_id=self.run_filter.value() or None,
             batch_pk=self.batch_filter.value() or None,
@@ -203,6 +219,13 @@ class ErrorsView(QWidget):
             self.status_filter.addItem(label, value)
         self.status_filter.currentIndexChanged.connect(self._apply_filters)
 
+        self.delivery_filter = QComboBox(self)
+        self.delivery_filter.setObjectName("errors-delivery-filter")
+        self.delivery_filter.setToolTip("Delivery to Omnitron (the outbox)")
+        for label, value in DELIVERY_CHOICES:
+            self.delivery_filter.addItem(label, value)
+        self.delivery_filter.currentIndexChanged.connect(self._apply_filters)
+
         self.type_filter = QComboBox(self)
         self.type_filter.setObjectName("errors-type-filter")
         self.type_filter.setEditable(True)
@@ -227,6 +250,7 @@ class ErrorsView(QWidget):
         for widget in (
             self.code_filter,
             self.status_filter,
+            self.delivery_filter,
             self.type_filter,
             self.date_range,
             self.run_filter,
@@ -376,9 +400,7 @@ class ErrorsView(QWidget):
             if report.attempts > 1
             else "1"
         )
-        fields["delivered"].setText(
-            f"yes, {format_time(report.delivered_at)}" if report.delivered else "not yet"
-        )
+        fields["delivered"].setText(delivery_text(report))
         self.description.setPlainText(report.description)
         self.request_text.setPlainText(pretty_request(report.raw_request))
         self.response_text.setPlainText(pretty_payload(report.raw_response))
@@ -403,6 +425,17 @@ class ErrorsView(QWidget):
             self, "Export error reports", "error-reports.csv", "CSV files (*.csv)"
         )
         return path or None
+
+
+def delivery_text(report: StoredErrorReport) -> str:
+    """Whether Omnitron holds the report, and if not, its last answer."""
+    if report.delivered:
+        return f"yes, {format_time(report.delivered_at)}"
+    if report.dead:
+        return f"refused by Omnitron for good: {report.delivery_error or 'no answer kept'}"
+    if report.delivery_error:
+        return f"not yet, waiting in the outbox (last answer: {report.delivery_error})"
+    return "not yet, waiting in the outbox"
 
 
 def _id_filter(name: str, empty: str, prefix: str, parent: QWidget) -> QSpinBox:

@@ -282,7 +282,7 @@ class ErrorReporter:
             body = self._body(report.omnitron_payload)
             self._store.mark_sending(report.id)
             self._post_once(body)
-        except (OmnitronError, ValidationError) as exc:
+        except (OmnitronError, UnsendableReport) as exc:
             answer = one_line(exc)
             if is_refusal(exc):
                 self._store.mark_dead(report.id, answer)
@@ -325,15 +325,26 @@ class ErrorReporter:
 
     def _body(self, payload: dict[str, Any]) -> ErrorReportCreate:
         """The POST body of a stored payload (the store keeps model names, not ids)."""
+        model = payload.get("action_content_type")
+        if not isinstance(model, str) or not model:
+            raise UnsendableReport("the stored report names no content type")
         body = dict(payload)
-        body["action_content_type"] = self._omnitron.content_type(
-            str(payload["action_content_type"])
-        ).id
+        body["action_content_type"] = self._omnitron.content_type(model).id
         # Payloads stored before text was bounded are bounded on their way out.
         for key in ("raw_request", "raw_response"):
             body[key] = truncate_text(str(body.get(key) or ""), RAW_TEXT_LIMIT)
         body["error_desc"] = truncate_text(str(body.get("error_desc") or ""), DESCRIPTION_LIMIT)
-        return ErrorReportCreate.model_validate(body)
+        try:
+            return ErrorReportCreate.model_validate(body)
+        except ValidationError as exc:
+            raise UnsendableReport(
+                f"the stored report is not a valid error report: {exc.error_count()} "
+                f"problem(s), first: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']}"
+            ) from None
+
+
+class UnsendableReport(Exception):
+    """A stored report no POST can carry (a malformed payload): it cannot be delivered."""
 
 
 def is_refusal(exc: Exception) -> bool:
@@ -343,7 +354,7 @@ def is_refusal(exc: Exception) -> bool:
     cannot be built (a malformed stored payload, a content type Omnitron does not
     have) cannot be sent either. Anything else — 5xx, no answer — is transient.
     """
-    if isinstance(exc, ValidationError):
+    if isinstance(exc, UnsendableReport):
         return True
     status = exc.status_code if isinstance(exc, OmnitronError) else None
     if status is None:

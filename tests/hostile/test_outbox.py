@@ -21,7 +21,7 @@ from service.flows.report_text import RAW_TEXT_LIMIT, utf8_length
 from service.flows.reporting import ErrorReporter
 from service.omnitron.client import OmnitronClient
 from service.omnitron.settings import OmnitronSettings
-from service.store import Store
+from service.store import NewErrorReport, Store
 from tests.conftest import RunningOmnitron
 from tests.hostile.proxy import HostileProxy, Rule
 from tests.sandbox.omnitron_api import OmnitronApi
@@ -218,6 +218,25 @@ def test_5xx_for_a_while_reports_wait_then_arrive_exactly_once(outbox: Outbox) -
     assert outbox.held() == Counter(outbox.codes())
     assert set(outbox.held().values()) == {1}
     assert outbox.store.outbox_counts().waiting == 0
+
+
+def test_a_stored_report_no_post_can_carry_is_dead_and_the_queue_goes_on(
+    outbox: Outbox,
+) -> None:
+    broken = outbox.store.add_error_report(
+        NewErrorReport(code="run0-FetchOrders-broken", omnitron_payload={"error_code": "x"})
+    )
+    outbox.proxy.add(Rule(method="POST", path=REPORTS, action="status", status=503, times=None))
+    reporter = outbox.reporter()
+    later = _fail(reporter, 1)
+    outbox.proxy.clear()
+
+    assert outbox.reporter().deliver_outbox() == 1
+
+    dead = outbox.store.get_error_report(broken)
+    assert dead.dead
+    assert dead.delivery_error == "the stored report names no content type"
+    assert outbox.store.get_error_report(later).delivered
 
 
 def test_a_429_burst_is_waited_out(outbox: Outbox) -> None:
