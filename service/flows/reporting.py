@@ -97,6 +97,7 @@ class ErrorReporter:
         # Once Omnitron could not take a report, the rest of the run's reports go
         # straight to the outbox instead of each waiting out the retries.
         self._omnitron_down = False
+        self._lookup_refused = False  # said once per run, not once per report
         self._batch_pk: int | None = None
         self._prefix = f"run{run_id}"
 
@@ -276,13 +277,13 @@ class ErrorReporter:
         try:
             # sending_at without delivered: an earlier POST's answer was lost, or its
             # process died waiting for it. The report may be in Omnitron already.
-            if report.sending_at is not None and self._omnitron.find_error_report(code):
+            if report.sending_at is not None and self._landed(code):
                 self._store.mark_delivered(report.id)
                 return "delivered"
             body = self._body(report.omnitron_payload)
             self._store.mark_sending(report.id)
             self._post_once(body)
-        except (OmnitronError, UnsendableReport) as exc:
+        except (OmnitronError, UnsendableReport, LookupFailed) as exc:
             answer = one_line(exc)
             if is_refusal(exc):
                 self._store.mark_dead(report.id, answer)
@@ -319,9 +320,35 @@ class ErrorReporter:
             except OmnitronUnavailable as exc:
                 if not exc.maybe_processed or attempt == POST_ATTEMPTS:
                     raise
-                if self._omnitron.find_error_report(body.error_code) is not None:
+                if self._landed(body.error_code):
                     return
                 self._sleep(self._omnitron.policy.backoff(attempt))
+
+    def _landed(self, code: str) -> bool:
+        """Whether Omnitron holds the report with ``code`` already.
+
+        No answer (5xx, timeout) means "cannot tell": :class:`LookupFailed` keeps the
+        report queued. A listing Omnitron refuses (a 4xx: it offers no such look-up)
+        counts as "not there" — the report is posted rather than held back forever,
+        so it may arrive twice but is never lost nor blocks the reports after it.
+        """
+        try:
+            return self._omnitron.find_error_report(code) is not None
+        except OmnitronError as exc:
+            if not is_refusal(exc):
+                raise LookupFailed(
+                    f"could not look error report {code} up: {one_line(exc)}"
+                ) from exc
+            if not self._lookup_refused:
+                self._lookup_refused = True
+                self._ctx.event(
+                    "report.lookup_refused",
+                    code,
+                    f"Omnitron refused to look error reports up by code ({one_line(exc)}); "
+                    "a report whose answer was lost is posted again.",
+                    logging.WARNING,
+                )
+            return False
 
     def _body(self, payload: dict[str, Any]) -> ErrorReportCreate:
         """The POST body of a stored payload (the store keeps model names, not ids)."""
@@ -341,6 +368,10 @@ class ErrorReporter:
                 f"the stored report is not a valid error report: {exc.error_count()} "
                 f"problem(s), first: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']}"
             ) from None
+
+
+class LookupFailed(Exception):
+    """Omnitron did not answer whether it holds a report: delivery waits (transient)."""
 
 
 class UnsendableReport(Exception):

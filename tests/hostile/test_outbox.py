@@ -146,6 +146,25 @@ def test_a_post_cut_off_by_a_dying_process_is_found_by_the_next_run(outbox: Outb
     assert posts == 2
 
 
+def test_a_server_without_the_lookup_gets_the_report_again_rather_than_never(
+    outbox: Outbox,
+) -> None:
+    lose = outbox.proxy.add(Rule(method="POST", path=REPORTS, action="lose_answer", times=1))
+    outbox.proxy.add(Rule(method="GET", path=REPORTS, action="status", status=400, times=None))
+    reporter = outbox.reporter()
+    first, second = _fail(reporter, 1), _fail(reporter, 2)
+
+    assert lose.hits == 1
+    # Omnitron could not say whether the first POST landed: posted again, never lost.
+    for report_id in (first, second):
+        report = outbox.store.get_error_report(report_id)
+        assert report.delivered
+        assert not report.dead
+    code = outbox.store.get_error_report(first).code
+    assert outbox.held()[code] == 2
+    assert outbox.kinds().count("report.lookup_refused") == 1
+
+
 def test_a_refused_report_is_dead_and_the_queue_goes_on(outbox: Outbox) -> None:
     outbox.proxy.add(Rule(method="POST", path=REPORTS, action="status", status=503, times=None))
     reporter = outbox.reporter()
