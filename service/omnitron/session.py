@@ -18,7 +18,10 @@ import httpx
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
+from service.net.body import MEGABYTE
 from service.net.exchange import RawExchange
+from service.net.failures import ResponseTooLarge, final_failure_message
+from service.net.paging import PageGuard
 from service.net.redact import redact_data
 from service.net.retry import (
     ATTEMPTS_EXTENSION,
@@ -79,7 +82,13 @@ class OmnitronSession:
         self._auth = TokenAuth(
             settings.api_url + "auth/login/", settings.username, settings.password
         )
-        retrying = RetryTransport(transport, self.policy, pool_size=settings.pool_size, sleep=sleep)
+        retrying = RetryTransport(
+            transport,
+            self.policy,
+            pool_size=settings.pool_size,
+            max_response_bytes=settings.max_response_mb * MEGABYTE,
+            sleep=sleep,
+        )
         # Inside the retries, so the breaker sees every single try.
         retrying.inner = BreakerTransport(retrying.inner, self.breaker)
         self._http = httpx.Client(
@@ -211,11 +220,14 @@ class OmnitronSession:
 
         Every page is a normal :meth:`call` (auth, retries, error mapping). Paging
         ends on ``"next": null``, on a bare JSON array, on an empty page, on a short
-        page when ``next`` is absent, or when ``count`` results have been seen; more
-        than ``max_pages`` pages raise :class:`OmnitronPagingError` rather than loop.
+        page when ``next`` is absent, or when ``count`` results have been seen. A
+        listing that does not advance (a page or a ``next`` seen before, a ``next``
+        that points back) or is longer than ``max_pages`` pages raises
+        :class:`OmnitronPagingError` rather than loop.
         """
         size = page_size or self.settings.page_size
         limit = max_pages or self.settings.max_pages
+        guard = PageGuard()
         seen = 0
         for page in range(1, limit + 1):
             data = self.call("GET", path, params={**(params or {}), "page": page, "limit": size})
@@ -228,6 +240,14 @@ class OmnitronSession:
                     yield data
                 return
             results: list[dict[str, Any]] = data["results"]
+            if not _last_page(data, results, size, seen + len(results)):
+                next_ref = data.get("next")
+                stuck = guard.check(page, results, next_ref, _page_number(next_ref))
+                if stuck:
+                    raise OmnitronPagingError(
+                        f"Omnitron's listing GET {self._api_path(path)} does not advance: "
+                        f"{stuck}; stopped after {page} pages."
+                    )
             yield from results
             seen += len(results)
             if _last_page(data, results, size, seen):
@@ -236,6 +256,10 @@ class OmnitronSession:
             f"GET {path} still had more results after {limit} pages of {size}; "
             "stopped instead of paging on (raise max_pages if the listing is that long)."
         )
+
+    def _api_path(self, path: str) -> str:
+        """The path as it goes on the wire (``/api/v1/…``), for messages."""
+        return httpx.URL(self.settings.api_url).join(path).path
 
     def iter_models(
         self, model: type[M], path: str, params: Mapping[str, Any] | None = None, **kwargs: Any
@@ -314,11 +338,26 @@ class OmnitronSession:
             ) from None
 
     def _unavailable(self, method: str, path: str, exc: httpx.TransportError) -> OmnitronError:
+        """The typed error for a request that got no usable answer.
+
+        The request in ``exc`` is the one that failed — the login, when a call had to
+        log in first — so the message names its method and path, not the call's.
+        Failures that another try would not mend (an unverifiable certificate, an
+        answer too large or too slow) are not :class:`OmnitronUnavailable`, so
+        nothing retries them.
+        """
         request = _request_of(exc)
+        final = final_failure_message("Omnitron", exc)
+        if final is not None:
+            exchange = RawExchange.from_httpx(exc.request, note=final)
+            if isinstance(exc, ResponseTooLarge):
+                # Like an unreadable answer: this record fails, the run goes on.
+                return OmnitronResponseInvalid(final, exchange=exchange)
+            return OmnitronError(final, exchange=exchange)
         attempts = request.extensions.get(ATTEMPTS_EXTENSION, 1) if request else 1
         kind = type(exc).__name__
         exchange = RawExchange.from_httpx(request, note=kind) if request is not None else None
-        where = f"{method} {_path(request)}" if request is not None else f"{method} {path}"
+        where = f"{request.method} {_path(request)}" if request is not None else f"{method} {path}"
         return OmnitronUnavailable(
             f"Omnitron did not answer {where}: {kind} after {attempts} "
             f"attempt(s) within the {self.policy.deadline:g}s deadline.",
@@ -386,6 +425,17 @@ def _outage(facts: OutageFacts) -> OmnitronOutage:
     return OmnitronOutage(
         failures=facts.failures, seconds=facts.seconds, last_error=facts.last_error
     )
+
+
+def _page_number(next_ref: Any) -> int | None:
+    """The ``page`` a DRF ``next`` link asks for, when it is a link with one."""
+    if not isinstance(next_ref, str) or not next_ref:
+        return None
+    try:
+        value = httpx.URL(next_ref).params.get("page")
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return None
+    return int(value) if value is not None and value.isdigit() else None
 
 
 def _last_page(data: dict[str, Any], results: list[Any], size: int, seen: int) -> bool:

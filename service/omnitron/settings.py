@@ -21,7 +21,9 @@ class OmnitronSettings(BaseModel):
     password: SecretStr
     channel_id: int = Field(gt=0)
     catalog_id: int = Field(gt=0)
-    timeout: float = Field(30.0, gt=0, description="seconds per try (connect, read, write)")
+    timeout: float = Field(
+        30.0, gt=0, description="seconds per try (connect, read, write, the whole answer)"
+    )
     pool_size: int = Field(10, ge=1, description="kept-alive connections to Omnitron")
     max_attempts: int = Field(5, ge=1, description="tries per request, the first included")
     base_delay: float = Field(0.5, ge=0, description="first backoff wait, seconds")
@@ -30,6 +32,7 @@ class OmnitronSettings(BaseModel):
     jitter: bool = True
     page_size: int = Field(100, ge=1, le=1000)
     max_pages: int = Field(1000, ge=1, description="a listing longer than this is an error")
+    max_response_mb: int = Field(20, ge=1, description="a longer answer is refused, not read")
     # A run stops only when this many requests in a row failed over at least this long
     # (service/omnitron/breaker.py); a single failure is retried, never the end of a run.
     breaker_failures: int = Field(8, ge=1, description="failed requests in a row that stop a run")
