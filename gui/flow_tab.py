@@ -399,6 +399,7 @@ def summary_html(result: FlowResult) -> str:
         RunOutcome.COMPLETED: "",
         RunOutcome.CANCELLED: "#b26a00",
         RunOutcome.FAILED: "#c62828",
+        RunOutcome.INTERRUPTED: "#b26a00",
     }[result.outcome]
     outcome = html.escape(result.outcome.value)
     if colour:

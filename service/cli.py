@@ -35,14 +35,15 @@ from service.config import (
     load_profile,
 )
 from service.connect import ENV_CONFIG, ENV_DATA_DIR, Locations, connect, open_store
-from service.flows.context import RunContext
+from service.flows.context import FlowEvent, RunContext
+from service.flows.lease import LeaseBusy
 from service.flows.names import Flow
 from service.flows.parking import age_text, parked_json
 from service.flows.result import FlowResult, RunOutcome
 from service.flows.run import FlowOptions
 from service.omnitron.models.batch import BatchStatus
 from service.sandbox.launcher import Sandbox, SandboxOptions
-from service.store import BatchMirror, ErrorQuery, RunRecord, StoredErrorReport
+from service.store import BatchMirror, ErrorQuery, OutboxCounts, RunRecord, StoredErrorReport
 from service.store_errors import StoreError, private_umask
 
 FLOW_NAMES = [flow.value for flow in Flow]
@@ -175,6 +176,12 @@ def _add_run(commands: Any, common: argparse.ArgumentParser) -> None:
         "--no-success-log",
         action="store_true",
         help="report failures only (default: the profile's is_success_log)",
+    )
+    run.add_argument(
+        "--wait",
+        action="store_true",
+        help="when another run of the flow (or of one committing the same batches) is "
+        "running, wait for it instead of exiting 1",
     )
     _json_option(run, "print one JSON object with the run's result on stdout")
     run.set_defaults(handler=_run_flow)
@@ -339,12 +346,15 @@ def _run_flow(args: argparse.Namespace) -> int:
         is_sync=True if args.is_sync is None else args.is_sync,
         add_order_items=args.with_items,
         workers=profile.workers,
+        lease_wait_s=None if args.wait else 0.0,
     )
     bar = ProgressBar(sys.stderr, flow.value) if sys.stderr.isatty() else None
     ctx = RunContext()
     if bar is not None:
         ctx.on_progress = bar.update
         handler.bar = bar
+    if args.wait:
+        ctx.on_event = _showing_waits(ctx.on_event, _noticer(bar))
     interrupted = False
     try:
         with connect(profile, locations, secrets=Secrets(env=args.environ)) as connection:
@@ -356,6 +366,12 @@ def _run_flow(args: argparse.Namespace) -> int:
             except _Interrupted as stop:
                 interrupted = True
                 result = stop.args[0]
+            except LeaseBusy as busy:
+                # Another live run owns the flow: nothing was started, recorded or sent.
+                _error(str(busy))
+                return EXIT_INTERRUPTED if busy.cancelled else EXIT_FAILED
+            # Said after the run, so reports waiting for Omnitron are seen without -v.
+            outbox = connection.store.outbox_counts()
     except ProfileError as exc:
         _error(str(exc))
         return EXIT_USAGE
@@ -367,7 +383,20 @@ def _run_flow(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
             handler.bar = None
-    return _report_result(result, profile, args.json, interrupted=interrupted)
+    return _report_result(result, profile, args.json, interrupted=interrupted, outbox=outbox)
+
+
+def _showing_waits(
+    on_event: Callable[[FlowEvent], None], notice: Callable[[str], None]
+) -> Callable[[FlowEvent], None]:
+    """``on_event`` that also tells the operator, in one line, that the run waits."""
+
+    def show(event: FlowEvent) -> None:
+        if event.kind == "run.waiting":
+            notice(event.message)
+        on_event(event)
+
+    return show
 
 
 def _noticer(bar: ProgressBar | None) -> Callable[[str], None]:
@@ -419,15 +448,20 @@ def _run_interruptibly(
 
 
 def _report_result(
-    result: FlowResult, profile: Profile, as_json: bool, *, interrupted: bool
+    result: FlowResult,
+    profile: Profile,
+    as_json: bool,
+    *,
+    interrupted: bool,
+    outbox: OutboxCounts | None = None,
 ) -> int:
     if as_json:
         dump_json(result_json(result, profile.name), sys.stdout)
-    if result.outcome is RunOutcome.FAILED:
-        _error(f"{result.flow.value} failed: {result.message or 'no reason given'}")
+    if result.outcome in (RunOutcome.FAILED, RunOutcome.INTERRUPTED):
+        _error(f"{result.flow.value} {result.outcome.value}: {result.message or 'no reason given'}")
         return EXIT_INTERRUPTED if interrupted else EXIT_FAILED
     if not as_json:
-        print("\n".join(result_text(result, profile.name)), flush=True)
+        print("\n".join(result_text(result, profile.name, outbox)), flush=True)
     if interrupted or result.outcome is RunOutcome.CANCELLED:
         return EXIT_INTERRUPTED
     return EXIT_OK

@@ -12,7 +12,7 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +37,7 @@ from service.store_records import (
     BatchEvent,
     BatchMirror,
     ErrorQuery,
+    LeaseRecord,
     NewErrorReport,
     OutboxCounts,
     ParkedItem,
@@ -214,14 +215,29 @@ class Store:
 
     # -- runs -------------------------------------------------------------------
 
-    def start_run(self, flow: str, options: Mapping[str, Any], profile: str = "") -> int:
-        """Record that ``flow`` started with ``options``; returns the run id."""
+    def start_run(
+        self,
+        flow: str,
+        options: Mapping[str, Any],
+        profile: str = "",
+        *,
+        pid: int | None = None,
+        host: str = "",
+    ) -> int:
+        """Record that ``flow`` started with ``options`` in process ``pid`` on ``host``.
+
+        Returns the run id. The start is the run's first heartbeat.
+        """
+        now = iso(utc_now())
         row = {
             "flow": flow,
             "profile": profile,
             "options": _json(dict(options)),
-            "started_at": iso(utc_now()),
+            "started_at": now,
             "outcome": "running",
+            "pid": pid,
+            "host": host,
+            "heartbeat_at": now,
         }
         with self._write() as db:
             return int(db["runs"].insert(row).last_rowid)
@@ -306,6 +322,127 @@ class Store:
             (datetime.fromisoformat(f"{row['hour']}:00:00+00:00"), row["created"], row["errors"])
             for row in rows
         ]
+
+    def running_runs(self) -> list[RunRecord]:
+        """Runs without an outcome yet (live ones and ones whose process died), oldest first."""
+        rows = self._rows("SELECT * FROM runs WHERE outcome = 'running' ORDER BY id")
+        return [_run(row) for row in rows]
+
+    def interrupt_run(self, run_id: int, message: str) -> bool:
+        """Close run ``run_id``, still ``running``, as ``interrupted``; ``False`` if it was not.
+
+        It keeps the counts its last heartbeat saved; it ended at that heartbeat.
+        """
+        with self._write() as db:
+            found = self._rows(
+                "SELECT started_at, heartbeat_at FROM runs WHERE id = ? AND outcome = 'running'",
+                [run_id],
+            )
+            if not found:
+                return False
+            started = datetime.fromisoformat(found[0]["started_at"])
+            last = found[0]["heartbeat_at"]
+            ended = datetime.fromisoformat(last) if last else started
+            db.execute(
+                "UPDATE runs SET outcome = 'interrupted', finished_at = ?, message = ?, "
+                "duration_s = ? WHERE id = ?",
+                [iso(ended), message, round((ended - started).total_seconds(), 3), run_id],
+            )
+            return True
+
+    # -- leases -------------------------------------------------------------------
+
+    def take_leases(
+        self,
+        names: Sequence[str],
+        *,
+        token: str,
+        flow: str,
+        pid: int,
+        host: str,
+        run_id: int | None = None,
+        is_gone: Callable[[LeaseRecord], bool],
+    ) -> LeaseRecord | None:
+        """Take every lease of ``names`` for ``token``, or none of them.
+
+        In one write transaction: a lease held by another token whose holder is not
+        ``is_gone`` blocks, and that holder is returned (the first in ``names``
+        order); otherwise leases held by gone holders are taken over and ``None`` is
+        returned. Taking a lease ``token`` already holds keeps its start time.
+        """
+        now = iso(utc_now())
+        marks = ", ".join("?" for _ in names)
+        with self._write() as db:
+            rows = self._rows(f"SELECT * FROM leases WHERE name IN ({marks})", list(names))
+            held = {row["name"]: LeaseRecord.model_validate(row) for row in rows}
+            for name in names:
+                lease = held.get(name)
+                if lease is not None and lease.token != token and not is_gone(lease):
+                    return lease
+            for name in names:
+                lease = held.get(name)
+                mine = lease is not None and lease.token == token
+                db.execute(
+                    "INSERT OR REPLACE INTO leases (name, run_id, flow, pid, host, token, "
+                    "started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        name,
+                        run_id,
+                        flow,
+                        pid,
+                        host,
+                        token,
+                        iso(lease.started_at) if mine and lease is not None else now,
+                        now,
+                    ],
+                )
+            return None
+
+    def heartbeat(
+        self,
+        token: str,
+        *,
+        run_id: int,
+        created: int = 0,
+        updated: int = 0,
+        skipped: int = 0,
+        failed: int = 0,
+        error_count: int = 0,
+    ) -> int:
+        """The run holding ``token`` is alive: refresh its leases and save its counts.
+
+        Returns how many leases ``token`` still holds (fewer than it took means
+        another process took some over).
+        """
+        now = iso(utc_now())
+        with self._write() as db:
+            held = db.execute(
+                "UPDATE leases SET heartbeat_at = ?, run_id = ? WHERE token = ?",
+                [now, run_id, token],
+            ).rowcount
+            db.execute(
+                "UPDATE runs SET heartbeat_at = ?, created = ?, updated = ?, skipped = ?, "
+                "failed = ?, error_count = ? WHERE id = ? AND outcome = 'running'",
+                [now, created, updated, skipped, failed, error_count, run_id],
+            )
+            return int(held)
+
+    def release_leases(self, token: str, *, names: Sequence[str] | None = None) -> None:
+        """Give back the leases ``token`` holds (only ``names`` when given)."""
+        with self._write() as db:
+            if names is None:
+                db.execute("DELETE FROM leases WHERE token = ?", [token])
+            else:
+                marks = ", ".join("?" for _ in names)
+                db.execute(
+                    f"DELETE FROM leases WHERE token = ? AND name IN ({marks})",
+                    [token, *names],
+                )
+
+    def leases(self) -> list[LeaseRecord]:
+        """Every lease held now (live or not), by name."""
+        rows = self._rows("SELECT * FROM leases ORDER BY name")
+        return [LeaseRecord.model_validate(row) for row in rows]
 
     # -- batch requests -----------------------------------------------------------
 

@@ -33,6 +33,7 @@ RUN_OUTCOME_KINDS: dict[str, str] = {
     "completed": "success",
     "failed": "danger",
     "cancelled": "neutral",
+    "interrupted": "warning",
 }
 
 # Rows that need attention (a batch pending too long): amber, translucent so the

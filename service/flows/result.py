@@ -11,11 +11,17 @@ from service.flows.names import Flow
 
 
 class RunOutcome(StrEnum):
-    """How a run ended. Per-item failures still make a ``completed`` run."""
+    """How a run ended. Per-item failures still make a ``completed`` run.
+
+    ``interrupted``: the run's owner stopped before the run could end — its process
+    died (a later run records that), or it stalled so long that another run took its
+    lease over and it stopped at its next safe point.
+    """
 
     COMPLETED = "completed"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    INTERRUPTED = "interrupted"
 
 
 class BatchOutcome(BaseModel):

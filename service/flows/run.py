@@ -1,9 +1,12 @@
 """Running one flow: the bookkeeping every flow shares.
 
-:func:`execute` records the run in the store, delivers reports waiting in the outbox,
-finishes batches an interrupted earlier run left open, reads the channel (an inactive
-channel does nothing), calls the flow body, and whatever the body does — finish,
-fail, be cancelled — closes this run's batches and records the outcome.
+:func:`execute` first takes the run's leases (its flow, and its content type's commit
+lock; see :mod:`service.flows.lease`) — a live run elsewhere holding one means this
+run does not start at all. It then records the run, marks runs whose process died
+``interrupted``, delivers reports waiting in the outbox, finishes batches that dead
+runs left open, reads the channel (an inactive channel does nothing), calls the flow
+body, and whatever the body does — finish, fail, be cancelled — closes this run's
+batches, records the outcome and gives the leases back.
 
 A flow body is a function ``body(run: FlowRun) -> None`` that does the work and
 counts it on ``run.tally``.
@@ -21,6 +24,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from service.channel.adapter import ChannelAdapter, ChannelError
 from service.flows.batch import BatchSession, mirror_of, outcome_of
 from service.flows.context import FlowCancelled, RunContext
+from service.flows.lease import (
+    LEASE_TTL_S,
+    OUTBOX_LEASE,
+    RunCounts,
+    RunLease,
+    local_time,
+    owner_gone,
+    run_is_live,
+)
 from service.flows.names import Flow
 from service.flows.orphans import finish_orphan_batches
 from service.flows.reporting import ErrorReporter
@@ -29,10 +41,11 @@ from service.omnitron.client import OmnitronClient
 from service.omnitron.errors import OmnitronError
 from service.omnitron.models.batch import BatchStatus
 from service.omnitron.models.channel import Channel
-from service.store import Store
+from service.store import RecordNotFound, Store
 
 # States an async batch waits in by design; recovery leaves them to check-batches.
 AWAITING_CHANNEL = frozenset({BatchStatus.SENT_TO_REMOTE.value, BatchStatus.ONGOING.value})
+_FLOW_NAMES = frozenset(flow.value for flow in Flow)
 
 
 class FlowOptions(BaseModel):
@@ -44,6 +57,13 @@ class FlowOptions(BaseModel):
     is_sync: bool = True
     add_order_items: bool = False
     workers: int = Field(4, ge=1, le=32)
+    # While another live run holds a lease this run needs: 0 gives up at once
+    # (LeaseBusy), N waits up to N seconds, None waits until it frees or is cancelled.
+    lease_wait_s: float | None = Field(0.0, ge=0)
+
+    def recorded(self) -> dict[str, object]:
+        """The options as the run's record keeps them (how it waited is not one)."""
+        return self.model_dump(exclude={"lease_wait_s"})
 
 
 @dataclass
@@ -90,13 +110,56 @@ def execute(
 ) -> FlowResult:
     """Run ``body`` as one recorded run of ``flow`` and return what it did.
 
-    Never raises for a failure of the run itself (unreachable Omnitron, a refused
-    login, a bug in one flow): the result says ``failed`` with a one-line message.
-    A :class:`BaseException` such as ``KeyboardInterrupt`` is not caught; like a
-    killed process, it leaves the batch for the next run to recover.
+    Raises :class:`~service.flows.lease.LeaseBusy` — before anything is recorded,
+    delivered or recovered — when a live run (of this process or another) holds a
+    lease the run needs and ``options.lease_wait_s`` does not let it wait long
+    enough. Otherwise never raises for a failure of the run itself (unreachable
+    Omnitron, a refused login, a bug in one flow): the result says ``failed`` with a
+    one-line message. A :class:`BaseException` such as ``KeyboardInterrupt`` is not
+    caught; the run is recorded ``interrupted`` and its batch left for the next run
+    to recover, as after a killed process.
     """
+    lease = RunLease.acquire(
+        store,
+        flow,
+        wait_s=options.lease_wait_s,
+        cancel=ctx.cancel,
+        on_wait=lambda busy: ctx.event(
+            "run.waiting", flow.value, busy.waiting_message, logging.WARNING
+        ),
+    )
+    try:
+        return _execute_leased(
+            flow,
+            body,
+            lease,
+            omnitron=omnitron,
+            channel=channel,
+            store=store,
+            ctx=ctx,
+            options=options,
+            profile=profile,
+        )
+    finally:
+        lease.release()
+
+
+def _execute_leased(
+    flow: Flow,
+    body: FlowBody,
+    lease: RunLease,
+    *,
+    omnitron: OmnitronClient,
+    channel: ChannelAdapter,
+    store: Store,
+    ctx: RunContext,
+    options: FlowOptions,
+    profile: str,
+) -> FlowResult:
     started = time.monotonic()
-    run_id = store.start_run(flow.value, options.model_dump(), profile)
+    run_id = store.start_run(
+        flow.value, options.recorded(), profile, pid=lease.pid, host=lease.host
+    )
     reporter = ErrorReporter(
         omnitron,
         store,
@@ -106,11 +169,14 @@ def execute(
         is_success_log=options.is_success_log,
     )
     run = FlowRun(flow, run_id, omnitron, channel, store, ctx, options, reporter)
+    # A stalled process whose lease was taken over stops at its next safe point.
+    lease.start_heartbeat(run_id, lambda: _counts(run), on_lost=ctx.cancel.cancel)
     outcome = RunOutcome.COMPLETED
     try:
-        reporter.deliver_outbox()
+        _interrupt_dead_runs(run)
+        _deliver_outbox(run, lease)
         _recover_open_batches(run)
-        finish_orphan_batches(run)
+        finish_orphan_batches(run, is_alive=run_is_live)
         run.channel_info = omnitron.get_channel()
         if not run.channel_info.is_active:
             run.message = f"Channel {run.channel_info.pk} is inactive in Omnitron: nothing to do."
@@ -120,6 +186,12 @@ def execute(
     except FlowCancelled:
         outcome = RunOutcome.CANCELLED
         run.message = "Cancelled by the operator."
+        if lease.lost:
+            outcome = RunOutcome.INTERRUPTED
+            run.message = (
+                f"This process gave no sign of life for more than {LEASE_TTL_S:.0f} s and "
+                f"another run took over {flow.value}."
+            )
     except (OmnitronError, ChannelError) as exc:
         outcome = RunOutcome.FAILED
         run.message = str(exc)
@@ -133,6 +205,11 @@ def execute(
         run.message = f"{type(exc).__name__}: {exc}"
         logging.getLogger(__name__).exception("%s failed", flow.value)
         reporter.failure(command=_command(flow), description=f"{flow.value} failed: {run.message}")
+    except BaseException as exc:
+        # Like a killed process, but this one can still say so and keep its counts.
+        lease.beat()
+        store.interrupt_run(run_id, f"Interrupted by {type(exc).__name__} in this process.")
+        raise
     _close_batches(run, succeeded=outcome is not RunOutcome.FAILED)
     duration = time.monotonic() - started
     tally = run.tally
@@ -164,6 +241,56 @@ def execute(
     return result
 
 
+def _counts(run: FlowRun) -> RunCounts:
+    """The run's tally so far, as its heartbeat saves it."""
+    tally = run.tally
+    return RunCounts(
+        created=tally.created,
+        updated=tally.updated,
+        skipped=tally.skipped,
+        failed=tally.failed,
+        error_count=len(run.reporter.failure_ids),
+    )
+
+
+def _interrupt_dead_runs(run: FlowRun) -> None:
+    """Close the records of runs (of any flow) whose process died mid-run.
+
+    They stay ``running`` otherwise, forever. Each keeps the counts its last
+    heartbeat saved; its open batches are recovered next (:func:`_recover_open_batches`).
+    """
+    for other in run.store.running_runs():
+        if other.id == run.run_id or not owner_gone(other.pid, other.host, other.heartbeat_at):
+            continue
+        owner = f"pid {other.pid} on {other.host}" if other.pid is not None else "its process"
+        last = other.heartbeat_at or other.started_at
+        message = (
+            f"Interrupted: {owner} stopped without finishing the run "
+            f"(last sign of life at {local_time(last)})."
+        )
+        if run.store.interrupt_run(other.id, message):
+            run.ctx.event(
+                "run.interrupted",
+                str(other.id),
+                f"Run {other.id} of {other.flow} was interrupted: {owner} stopped "
+                f"(last sign of life at {local_time(last)}); it is recorded as interrupted.",
+                logging.WARNING,
+            )
+
+
+def _deliver_outbox(run: FlowRun, lease: RunLease) -> None:
+    """Deliver waiting reports, unless another live run is delivering them right now."""
+    if not lease.try_take(OUTBOX_LEASE):
+        run.ctx.event(
+            "outbox.busy", "", "Another run is delivering the waiting reports.", logging.DEBUG
+        )
+        return
+    try:
+        run.reporter.deliver_outbox()
+    finally:
+        lease.give_back(OUTBOX_LEASE)
+
+
 def _close_batches(run: FlowRun, *, succeeded: bool) -> None:
     """Finish every batch of the run that is not final; never raises."""
     for session in run.batches:
@@ -181,18 +308,19 @@ def _close_batches(run: FlowRun, *, succeeded: bool) -> None:
 
 
 def _recover_open_batches(run: FlowRun) -> None:
-    """Finish batches of this flow that an interrupted run left open.
+    """Finish batches that runs which are no longer alive left open.
 
-    Their declared objects are real Omnitron objects, so they end ``done``; a batch
-    that declared nothing ends ``fail``. Batches waiting on the channel are left to
-    check-batches.
+    A batch is touched only when the run that opened it is over (finished, or marked
+    ``interrupted`` because its process died): a live run's batch — of another flow,
+    or in another process — is never failed under it. Its declared objects are real
+    Omnitron objects, so it ends ``done``; a batch that declared nothing ends
+    ``fail``. Batches waiting on the channel are left to check-batches.
     """
     for mirror in run.store.open_batches():
-        # Only this flow's own batches: another flow of the same content type may be
-        # running right now (one flow of a kind at a time), and its batch is live. A
-        # batch that never committed has no content type yet, so match on the flow.
-        if mirror.status in AWAITING_CHANNEL or mirror.flow != run.flow.value:
+        if mirror.status in AWAITING_CHANNEL or not _owner_over(run, mirror.run_id, mirror.flow):
             continue
+        # A batch that never committed has no content type yet: its flow's.
+        flow = Flow(mirror.flow) if mirror.flow in _FLOW_NAMES else run.flow
         batch = run.omnitron.get_batch_request(mirror.pk)
         if not batch.status.is_final and batch.status.value not in AWAITING_CHANNEL:
             status = BatchStatus.DONE if batch.objects else BatchStatus.FAIL
@@ -200,7 +328,7 @@ def _recover_open_batches(run: FlowRun) -> None:
                 batch.pk,
                 status,
                 objects=batch.objects,
-                content_type=None if batch.content_type else run.flow.content_type,
+                content_type=None if batch.content_type else flow.content_type,
             )
             run.ctx.event(
                 "batch.recovered",
@@ -213,6 +341,21 @@ def _recover_open_batches(run: FlowRun) -> None:
         run.store.record_batch(
             mirror_of(batch, flow=None, run_id=None), note=f"recovered by run {run.run_id}"
         )
+
+
+def _owner_over(run: FlowRun, owner_id: int | None, flow: str | None) -> bool:
+    """Whether the run that opened a batch is over, so its open batch may be finished."""
+    if owner_id == run.run_id:
+        return False
+    if owner_id is None:
+        # Nobody to ask: only a run of the batch's own flow, which holds that
+        # flow's lease, can be sure no live run of it exists.
+        return flow == run.flow.value
+    try:
+        owner = run.store.get_run(owner_id)
+    except RecordNotFound:
+        return True
+    return not run_is_live(owner)
 
 
 def _command(flow: Flow) -> str:
