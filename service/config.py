@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from service.net.body import DEFAULT_MAX_RESPONSE_MB
 from service.omnitron.settings import OmnitronSettings
 
 APP_NAME = "ChannelDesk"
@@ -65,6 +66,9 @@ class OmnitronProfile(BaseModel):
     username: str = Field(min_length=1)
     channel_id: int = Field(gt=0)
     catalog_id: int = Field(gt=0)
+    max_response_mb: int = Field(
+        DEFAULT_MAX_RESPONSE_MB, ge=1, description="a longer answer from Omnitron is refused"
+    )
 
     @field_validator("url")
     @classmethod
@@ -83,7 +87,7 @@ class OmnitronProfile(BaseModel):
             password=password,
             channel_id=self.channel_id,
             catalog_id=self.catalog_id,
-            **overrides,
+            **{"max_response_mb": self.max_response_mb, **overrides},
         )
 
 

@@ -11,10 +11,15 @@ import gzip
 import logging
 import ssl
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
+from service.channel.adapter import ChannelError
+from service.channel.marketplace import MarketplaceAdapter, MarketplaceSettings
+from service.config import load_profile
 from service.net.exchange import RawExchange
 from service.net.failures import (
     AnswerTooSlow,
@@ -24,6 +29,8 @@ from service.net.failures import (
     format_size,
 )
 from service.net.retry import RetryPolicy, RetryTransport
+from service.omnitron.client import OmnitronClient
+from service.omnitron.errors import OmnitronResponseInvalid
 
 MB = 1 << 20
 
@@ -217,3 +224,39 @@ def test_sizes_read_as_people_write_them() -> None:
     assert format_size(20 * MB) == "20 MB"
     assert format_size(1536) == "1.5 KB"
     assert format_size(300) == "300 bytes"
+
+
+def test_a_profile_sets_the_limit_for_omnitron_and_for_the_channel(tmp_path: Path) -> None:
+    config = tmp_path / "profiles.toml"
+    config.write_text(
+        "[profiles.small.omnitron]\n"
+        'url = "https://omnitron.test/"\n'
+        'username = "ops"\n'
+        "channel_id = 1\n"
+        "catalog_id = 1\n"
+        "max_response_mb = 1\n"
+        "[profiles.small.channel.settings]\n"
+        'base_url = "https://market.test/"\n'
+        "max_response_mb = 2\n"
+    )
+    profile = load_profile("small", path=config)
+    assert profile.omnitron is not None
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/auth/login/"):
+            return httpx.Response(200, json={"key": "k"})
+        return httpx.Response(200, content=b" " * (int(1.5 * MB)))
+
+    settings = profile.omnitron.settings(SecretStr("p"))
+    with (
+        OmnitronClient(settings, transport=httpx.MockTransport(handler)) as client,
+        pytest.raises(OmnitronResponseInvalid, match="larger than 1 MB"),
+    ):
+        client.get_channel()
+    channel = MarketplaceSettings.model_validate({**profile.channel.settings, "api_key": "k"})
+    big = httpx.MockTransport(lambda request: httpx.Response(200, content=b" " * (3 * MB)))
+    with (
+        MarketplaceAdapter(channel, transport=big) as adapter,
+        pytest.raises(ChannelError, match="larger than 2 MB"),
+    ):
+        list(adapter.fetch_new_orders(None))
