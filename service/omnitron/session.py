@@ -318,8 +318,16 @@ class OmnitronSession:
         if self.breaker.is_open:
             raise _outage(self.breaker.facts()) from exc
         wait = self.policy.backoff(rounds)
-        if time.monotonic() - started + wait >= self.policy.deadline:
-            raise exc
+        elapsed = time.monotonic() - started
+        if elapsed + wait >= self.policy.deadline:
+            raise OmnitronUnavailable(
+                f"{exc.message} Still failing after {elapsed:.0f} s of retries "
+                f"(deadline {self.policy.deadline:g} s); this call gave up.",
+                maybe_processed=exc.maybe_processed,
+                exchange=exc.exchange,
+                status_code=exc.status_code,
+                body=exc.body,
+            ) from exc
         log.info("%s failed (%s); trying again in %.2fs", what, exc, wait)
         self._sleep(wait)
 
@@ -377,7 +385,6 @@ class OmnitronSession:
         what = f"{request.method} {_path(request)}"
         detail = exchange.response[:_BODY_IN_MESSAGE]
         common: dict[str, Any] = {"exchange": exchange, "status_code": status, "body": body}
-        attempts = request.extensions.get(ATTEMPTS_EXTENSION, 1)
         if status == 401:
             return OmnitronAuthError(
                 f"{what}: Omnitron refused our token even after logging in again (HTTP 401).",
@@ -404,19 +411,12 @@ class OmnitronSession:
                 )
                 return BatchTransitionRefused(f"{what}: {reason} ({code}).", code=code, **common)
             return OmnitronConflict(f"{what}: refused (HTTP {status}): {detail}", **common)
+        # Transient: the caller retries (call, write_checked) and says when it gave up.
         if status == 429:
-            return OmnitronUnavailable(
-                f"{what}: Omnitron is throttling us (HTTP 429) and asked us to wait longer "
-                f"than the {self.policy.deadline:g}s deadline allows ({attempts} attempt(s)).",
-                **common,
-            )
+            return OmnitronUnavailable(f"{what}: Omnitron is throttling us (HTTP 429).", **common)
         if status >= 500:
             return OmnitronUnavailable(
-                f"{what}: Omnitron failed with HTTP {status}; gave up after {attempts} "
-                f"attempt(s) (limits: {self.policy.max_attempts} attempts, "
-                f"{self.policy.deadline:g}s deadline).",
-                maybe_processed=True,
-                **common,
+                f"{what}: Omnitron failed with HTTP {status}.", maybe_processed=True, **common
             )
         return OmnitronError(f"{what}: unexpected HTTP {status}: {detail}", **common)
 
