@@ -63,11 +63,15 @@ class Hostile:
 def hostile_env(
     request: pytest.FixtureRequest, hostile_proxy: Callable[[str], HostileProxy]
 ) -> Iterator[Callable[..., Hostile]]:
-    """Factory: ``hostile_env(orders=N, synced=False)``; ``synced`` creates the orders first."""
+    """Factory: ``hostile_env(orders=N, synced=False, **client_settings)``.
+
+    ``synced`` creates the orders first (without the proxy); ``client_settings``
+    override :data:`FAST` for the client behind the proxy.
+    """
     new_env: Callable[..., FlowEnv] = request.getfixturevalue("make_env")
     clients: list[OmnitronClient] = []
 
-    def make(*, orders: int = ORDERS, synced: bool = False) -> Hostile:
+    def make(*, orders: int = ORDERS, synced: bool = False, **client_settings: Any) -> Hostile:
         env = new_env(orders=orders, marketplace=QUIET, workers=2)
         if synced:
             first = env.service.fetch_and_create_order(is_success_log=False)
@@ -81,7 +85,7 @@ def hostile_env(
                 password=SecretStr(cfg.password),
                 channel_id=cfg.channel_id,
                 catalog_id=cfg.catalog_id,
-                **FAST,
+                **(FAST | client_settings),
             )
         )
         clients.append(client)
@@ -271,6 +275,37 @@ def test_fetch_item_updates_survives_a_lost_patch_answer(
     items = items_of_line(h.api(), line["id"])
     assert len(items) == line["quantity"]
     assert {item.invoice_number for item in items} == {"INV-LOST-1"}
+    assert unfinished_batches(h.api()) == []
+
+
+def test_orders_whose_create_keeps_failing_are_parked_and_created_by_the_next_run(
+    hostile_env: Callable[..., Hostile],
+) -> None:
+    # Every create fails while every other call goes through: no outage, so each order
+    # gives up after its own (short) deadline instead of ending the run.
+    h = hostile_env(deadline=1.0)
+    refused = h.proxy.add(
+        Rule(action="status", method="POST", path=r"/create_orders/$", status=503, times=None)
+    )
+
+    first = h.service.fetch_and_create_order()
+
+    assert_completed(first)
+    assert (first.created, first.failed) == (0, ORDERS)
+    assert refused.hits >= ORDERS
+    parked = h.env.store.parked("fetch-orders")
+    assert sorted(item.subject for item in parked) == sorted(
+        o["number"] for o in good_orders(h.env)
+    )
+    assert all("Omnitron did not answer in time" in item.reason for item in parked)
+
+    h.proxy.clear()
+    second = h.service.fetch_and_create_order()
+
+    assert_completed(second)
+    assert second.created == ORDERS
+    assert h.env.store.parked("fetch-orders") == []
+    assert_each_once_and_linked(h.api(), good_orders(h.env))
     assert unfinished_batches(h.api()) == []
 
 
