@@ -253,6 +253,11 @@ class FlowPanel(QWidget):
 
     def show_event(self, event: FlowEvent) -> None:
         """Add one of the run's events to the log (detail below INFO is left out)."""
+        if event.kind == "run.waiting":
+            self.show_waiting(event.message)
+        elif event.kind == "run.started":
+            self.progress_bar.setFormat("Starting…")
+            self.summary.setText("Running…")
         if event.level < logging.INFO:
             return
         prefix = ""
@@ -277,6 +282,21 @@ class FlowPanel(QWidget):
         self.progress_bar.setFormat(f"%v / %m  —  {result.outcome.value}")
         self.summary.setText(summary_html(result))
         self.log_line(f"{flow_title(self.flow)} {result.outcome.value}: {summary_text(result)}")
+
+    def show_waiting(self, message: str) -> None:
+        """The run is queued behind another run that holds its lease."""
+        self.progress_bar.setRange(0, 0)
+        self.progress_bar.setFormat("Waiting for another run…")
+        self.summary.setText(f"<b>Queued:</b> {html.escape(message)}")
+
+    def show_busy(self, message: str) -> None:
+        """The run did not start: another live run holds its lease (``message`` says which)."""
+        self._finish_ui()
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("Not started")
+        self.summary.setText(f"<b>Not started:</b> {html.escape(message)}")
+        self.log_line(f"Not started: {message}")
 
     def show_crash(self, message: str) -> None:
         """The run raised instead of returning a result (a bug, not a flow failure)."""

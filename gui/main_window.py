@@ -47,6 +47,7 @@ from gui.widgets.warning_banner import warning_banner
 from gui.workers import FlowLanes, flow_title, preflight
 from service.config import insecure_http_warnings
 from service.flows.context import FlowEvent, Progress
+from service.flows.lease import LeaseBusy
 from service.flows.names import Flow
 from service.flows.result import FlowResult, RunOutcome
 from service.paths import PROJECT_ROOT
@@ -304,6 +305,7 @@ class MainWindow(QMainWindow):
         self.lanes.event.connect(self._run_event)
         self.lanes.finished.connect(self._run_finished)
         self.lanes.crashed.connect(self._run_crashed)
+        self.lanes.busy.connect(self._run_busy)
         self.lanes.idle_changed.connect(self._update_run_buttons)
         self.lanes.idle_changed.connect(self._update_running_label)
         self.scheduler.due.connect(self._scheduled_run_due)
@@ -319,20 +321,21 @@ class MainWindow(QMainWindow):
 
     # -- running flows ---------------------------------------------------------------
 
-    def preflight(self, flow: Flow) -> str | None:
-        """Why ``flow`` cannot start now, or ``None``."""
+    def preflight(self, flow: Flow, *, queue: bool = False) -> str | None:
+        """Why ``flow`` cannot start now, or ``None`` (``queue``: see workers.preflight)."""
         return preflight(
             flow,
             session_state=self.session.state,
             session_error=self.session.error,
             running=self.lanes.running(),
+            queue=queue,
         )
 
     @Slot(object)
     def run_flow(self, flow: Flow, scheduled: bool = False) -> str | None:
         """Start a run of ``flow``; returns why it could not start, or ``None``."""
         panel = self.panels[flow]
-        reason = self.preflight(flow)
+        reason = self.preflight(flow, queue=scheduled)
         service = self.session.service
         if reason is None and service is None:
             reason = f"{flow_title(flow)} cannot run: not connected."
@@ -344,9 +347,12 @@ class MainWindow(QMainWindow):
             return reason
         assert service is not None
         panel.run_started(scheduled=scheduled)
+        options = panel.options()
         if scheduled:
             self._scheduled_runs.add(flow)
-        self.lanes.start(flow, service, panel.options())
+            # Queued behind a run holding its lease (here or in another process).
+            options = options.model_copy(update={"lease_wait_s": None})
+        self.lanes.start(flow, service, options)
         return None
 
     @Slot(object)
@@ -393,6 +399,8 @@ class MainWindow(QMainWindow):
 
     def _run_event(self, flow: Flow, event: FlowEvent) -> None:
         self.panels[flow].show_event(event)
+        if event.kind in ("run.waiting", "run.started"):
+            self._update_running_label()
 
     def _run_finished(self, flow: Flow, result: FlowResult) -> None:
         self.panels[flow].show_result(result)
@@ -407,6 +415,11 @@ class MainWindow(QMainWindow):
                 f"Scheduled {flow_title(flow)} failed",
                 result.message or "The run failed; see its log.",
             )
+
+    def _run_busy(self, flow: Flow, busy: LeaseBusy) -> None:
+        self.panels[flow].show_busy(str(busy))
+        self._scheduled_runs.discard(flow)
+        self.statusBar().showMessage(str(busy), 8000)
 
     def _run_crashed(self, flow: Flow, message: str) -> None:
         self.panels[flow].show_crash(message)
@@ -428,7 +441,9 @@ class MainWindow(QMainWindow):
         parts = []
         for flow in running:
             progress = self.lanes.last_progress(flow)
-            if progress is not None and progress.total is not None:
+            if self.lanes.is_waiting(flow):
+                parts.append(f"{flow_title(flow)} (queued)")
+            elif progress is not None and progress.total is not None:
                 parts.append(f"{flow_title(flow)} {progress.done}/{progress.total}")
             else:
                 parts.append(flow_title(flow))

@@ -23,6 +23,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
 from service.flows.context import CancelToken, FlowEvent, Progress, RunContext
+from service.flows.lease import LeaseBusy
 from service.flows.names import Flow
 from service.flows.result import FlowResult
 from service.flows.run import FlowOptions
@@ -138,11 +139,15 @@ def preflight(
     session_state: SessionState,
     session_error: str = "",
     running: Collection[Flow] = (),
+    queue: bool = False,
 ) -> str | None:
     """Why ``flow`` cannot start now, or ``None`` when it can.
 
     A pure function so the Run button's tooltip, the scheduler and tests all give the
-    same answer.
+    same answer. The commit-lock answer is only a hint from this console's own lanes:
+    the run lease (service/flows/lease.py) is what keeps two committing runs apart,
+    here and across processes. With ``queue`` (a scheduled run) that hint does not
+    block: the run starts and waits for the lease instead.
     """
     title = flow_title(flow)
     if session_state is SessionState.STARTING:
@@ -153,7 +158,7 @@ def preflight(
         return f"{title} cannot run: the console is closing."
     if flow in running:
         return f"{title} is already running; it can run again when this run ends."
-    if flow.commits:
+    if flow.commits and not queue:
         # Omnitron's commit lock: one batch per content type may be in commit at a time.
         for other in running:
             if other.commits and other.content_type == flow.content_type:
@@ -170,6 +175,18 @@ class _Lane:
 
     cancel: CancelToken
     last_progress: Progress | None = None
+    # Waiting for another run's lease (queued), not running yet.
+    waiting: bool = False
+
+
+def _run_or_busy(
+    service: OrderService, flow: Flow, options: FlowOptions, ctx: RunContext
+) -> FlowResult | LeaseBusy:
+    """Run ``flow``; a run that could not take its lease hands back why, as data."""
+    try:
+        return service.run(flow, options, ctx)
+    except LeaseBusy as busy:
+        return busy
 
 
 class FlowLanes(QObject):
@@ -182,6 +199,8 @@ class FlowLanes(QObject):
     progress = Signal(object, object)  # Flow, Progress
     event = Signal(object, object)  # Flow, FlowEvent
     finished = Signal(object, object)  # Flow, FlowResult
+    # Flow, LeaseBusy: the run did not start, another live run holds its lease
+    busy = Signal(object, object)
     crashed = Signal(object, str)  # Flow, message: the run raised instead of returning
     idle_changed = Signal()  # the set of running flows changed
 
@@ -205,13 +224,22 @@ class FlowLanes(QObject):
         """Whether ``flow`` has a run in progress."""
         return flow in self._lanes
 
+    def is_waiting(self, flow: Flow) -> bool:
+        """Whether ``flow``'s run is queued behind another run's lease."""
+        lane = self._lanes.get(flow)
+        return lane is not None and lane.waiting
+
     def last_progress(self, flow: Flow) -> Progress | None:
         """The latest progress of ``flow``'s run in progress."""
         lane = self._lanes.get(flow)
         return lane.last_progress if lane else None
 
     def start(self, flow: Flow, service: OrderService, options: FlowOptions) -> bool:
-        """Start a run of ``flow``; ``False`` (and nothing started) when its lane is busy."""
+        """Start a run of ``flow``; ``False`` (and nothing started) when its lane is busy.
+
+        It ends with ``finished``, or with ``busy`` when another live run holds a lease
+        it needs (with ``options.lease_wait_s`` set it waits for it first, cancellable).
+        """
         if flow in self._lanes:
             return False
         lane = _Lane(CancelToken())
@@ -222,7 +250,7 @@ class FlowLanes(QObject):
             cancel=lane.cancel,
         )
         self._runner.submit(
-            lambda: service.run(flow, options, ctx),
+            lambda: _run_or_busy(service, flow, options, ctx),
             on_done=lambda result: self._finish(flow, result),
             on_failed=lambda message: self._crash(flow, message),
         )
@@ -256,11 +284,17 @@ class FlowLanes(QObject):
 
     @Slot(object, object)
     def _relay_event(self, flow: Flow, event: FlowEvent) -> None:
+        lane = self._lanes.get(flow)
+        if lane is not None and event.kind in ("run.waiting", "run.started"):
+            lane.waiting = event.kind == "run.waiting"
         self.event.emit(flow, event)
 
-    def _finish(self, flow: Flow, result: FlowResult) -> None:
+    def _finish(self, flow: Flow, result: FlowResult | LeaseBusy) -> None:
         self._lanes.pop(flow, None)
-        self.finished.emit(flow, result)
+        if isinstance(result, LeaseBusy):
+            self.busy.emit(flow, result)
+        else:
+            self.finished.emit(flow, result)
         self.idle_changed.emit()
 
     def _crash(self, flow: Flow, message: str) -> None:

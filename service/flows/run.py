@@ -27,6 +27,7 @@ from service.flows.context import FlowCancelled, RunContext
 from service.flows.lease import (
     LEASE_TTL_S,
     OUTBOX_LEASE,
+    LeaseBusy,
     RunCounts,
     RunLease,
     local_time,
@@ -119,15 +120,21 @@ def execute(
     caught; the run is recorded ``interrupted`` and its batch left for the next run
     to recover, as after a killed process.
     """
+    waited: list[LeaseBusy] = []
+
+    def on_wait(busy: LeaseBusy) -> None:
+        waited.append(busy)
+        ctx.event("run.waiting", flow.value, busy.waiting_message, logging.WARNING)
+
     lease = RunLease.acquire(
-        store,
-        flow,
-        wait_s=options.lease_wait_s,
-        cancel=ctx.cancel,
-        on_wait=lambda busy: ctx.event(
-            "run.waiting", flow.value, busy.waiting_message, logging.WARNING
-        ),
+        store, flow, wait_s=options.lease_wait_s, cancel=ctx.cancel, on_wait=on_wait
     )
+    if waited:
+        ctx.event(
+            "run.started",
+            flow.value,
+            f"{waited[0].holder.flow} is no longer running; this run starts.",
+        )
     try:
         return _execute_leased(
             flow,
