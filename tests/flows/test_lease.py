@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -375,3 +376,41 @@ def test_a_busy_lease_starts_nothing(quiet_env: FlowEnv) -> None:
     assert env.service.run(Flow.CHECK_BATCHES).outcome is RunOutcome.COMPLETED
     assert [run.flow for run in store.list_runs()] == ["check-batches"]
     assert [lease.flow for lease in store.leases()] == ["fetch-orders", "fetch-orders"]
+
+
+def test_a_run_whose_lease_was_taken_over_stops_as_interrupted(
+    make_env: Callable[..., FlowEnv],
+) -> None:
+    env = make_env(orders=6, marketplace=QUIET, workers=1)
+    store_path = env.store.path
+    assert store_path is not None
+    ctx = RunContext()
+    taker: list[RunLease] = []
+
+    def stall_and_lose_the_lease(event: FlowEvent) -> None:
+        if event.kind != "order.created" or taker:
+            return
+        # This process stalls past the TTL; another one takes the flow over meanwhile.
+        age_heartbeats(store_path, LEASE_TTL_S + 1)
+        other = Store(store_path)
+        taker.append(RunLease.acquire(other, Flow.FETCH_ORDERS))
+        # The run's own heartbeat (every HEARTBEAT_S) notices and cancels the run.
+        deadline = time.monotonic() + JOIN_S
+        while not ctx.cancel.cancelled and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    ctx.on_event = stall_and_lose_the_lease
+    result = env.service.run(Flow.FETCH_ORDERS, ctx=ctx)
+
+    assert result.outcome is RunOutcome.INTERRUPTED
+    assert result.message == (
+        f"This process gave no sign of life for more than {LEASE_TTL_S:.0f} s and another "
+        "run took over fetch-orders."
+    )
+    assert result.created < 6
+    assert env.store.get_run(result.run_id).outcome == "interrupted"
+    # Its own leases are gone; the taker's are untouched.
+    (lease,) = taker
+    assert {row.token for row in env.store.leases()} == {lease.token}
+    lease.release()
+    lease.store.close()
