@@ -308,3 +308,17 @@ def test_allowed_plain_http_is_warned_on_stderr(tmp_path: Path) -> None:
         "network readable"
     )
     assert "CHANNELDESK_ACME_OMNITRON_PASSWORD" in error
+
+
+def test_everything_a_run_writes_is_private(sandbox_run: SandboxRun) -> None:
+    """Stores, their WAL files and the simulators' state: this user's only."""
+    made = sorted(sandbox_run.data_dir.rglob("*"))
+    assert any(p.name.endswith(".sqlite3") for p in made)
+    assert (sandbox_run.data_dir / "sandbox").is_dir()
+    modes = {p.relative_to(sandbox_run.data_dir): p.stat().st_mode & 0o777 for p in made}
+    wrong = {
+        path: oct(mode)
+        for path, mode in modes.items()
+        if mode != (0o700 if (sandbox_run.data_dir / path).is_dir() else 0o600)
+    }
+    assert wrong == {}
