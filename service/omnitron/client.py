@@ -124,13 +124,23 @@ class OmnitronClient(OmnitronSession):
         """
         local_id = local_batch_id or new_local_batch_id()
         body = {"channel": self.settings.channel_id, "local_batch_id": local_id}
-        return self.write_checked(
+        batch = self.write_checked(
             lambda: self.call_model(
                 BatchRequest, "POST", self.channel_path("batch_requests/"), json=body
             ),
             lambda: self.find_batch_request(local_id, [BatchStatus.INITIALIZED]),
             f"batch request {local_id}",
         )
+        if batch.local_batch_id != local_id:
+            # This server chose its own id: a lost answer cannot be found by ours.
+            log.warning(
+                "Omnitron gave batch request %s the local_batch_id %s instead of ours (%s); "
+                "a lost answer to its creation cannot be looked up on this server",
+                batch.pk,
+                batch.local_batch_id,
+                local_id,
+            )
+        return batch
 
     def find_batch_request(
         self, local_batch_id: str, status: Iterable[BatchStatus | str]
@@ -199,13 +209,23 @@ class OmnitronClient(OmnitronSession):
         status: Iterable[BatchStatus | str] | None = None,
         content_type: str | None = None,
     ) -> Iterator[BatchRequest]:
-        """This channel's batch requests, optionally by status(es) and content type."""
-        params = {
-            "status": None if status is None else [BatchStatus(s).value for s in status],
-            "content_type": content_type,
-            "channel": self.settings.channel_id,
-        }
-        return self.iter_models(BatchRequest, self.channel_path("batch_requests/"), params)
+        """This channel's batch requests, optionally by status(es) and content type.
+
+        One listing per status: a filter that is not declared for several values reads
+        only the last of a repeated key (docs/omnitron-api.md, filters, warning 2).
+        """
+        path = self.channel_path("batch_requests/")
+        common = {"content_type": content_type, "channel": self.settings.channel_id}
+        if status is None:
+            yield from self.iter_models(BatchRequest, path, common)
+            return
+        seen: set[int] = set()
+        for value in dict.fromkeys(BatchStatus(s).value for s in status):
+            for batch in self.iter_models(BatchRequest, path, common | {"status": value}):
+                # A batch that moved on between two listings shows up once.
+                if batch.pk not in seen:
+                    seen.add(batch.pk)
+                    yield batch
 
     # -- integration actions -----------------------------------------------------------
 

@@ -346,14 +346,15 @@ def test_a_batch_created_while_its_answer_was_lost_is_finished_by_the_next_run(
     # The POST lands, its answer is lost, and Omnitron fails every look for it after:
     # the run ends on the outage without ever learning the batch's pk.
     lost = h.proxy.add(Rule(action="lose_answer", method="POST", path=r"/batch_requests/$"))
-    # The first listing is the run's look for orphans, before it opens its batch.
+    # The first two listings are the run's look for orphans (initialized, then commit
+    # batches), before it opens its own.
     h.proxy.add(
         Rule(
             action="status",
             method="GET",
             path=r"/batch_requests/$",
             status=503,
-            skip=1,
+            skip=2,
             times=None,
         )
     )
