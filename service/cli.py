@@ -315,6 +315,7 @@ def _configure_logging(verbosity: int) -> BarAwareHandler:
     """Log to stderr: errors only by default, run events with -v, everything with -vv."""
     handler = BarAwareHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
+    handler.addFilter(_not_store_errors)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     level = {0: logging.ERROR, 1: logging.INFO}.get(verbosity, logging.DEBUG)
@@ -323,6 +324,11 @@ def _configure_logging(verbosity: int) -> BarAwareHandler:
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
     return handler
+
+
+def _not_store_errors(record: logging.LogRecord) -> bool:
+    """Drop log records about an unusable store: main() says it once, in one line."""
+    return not (record.exc_info and isinstance(record.exc_info[1], StoreError))
 
 
 # -- run -----------------------------------------------------------------------------
