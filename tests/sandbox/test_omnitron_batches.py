@@ -111,6 +111,22 @@ def test_create_answers_the_fields_the_flows_read(api: OmnitronApi) -> None:
     assert first["local_batch_id"] != second["local_batch_id"]
 
 
+def test_create_keeps_the_clients_local_batch_id_and_refuses_it_twice(api: OmnitronApi) -> None:
+    """A client may choose the id (to find the batch after a lost answer); it is unique."""
+    chosen = str(uuid.uuid4())
+    batch = api.post(api.ch("batch_requests/"), {"channel": 1, "local_batch_id": chosen})
+    assert (batch["local_batch_id"], batch["status"]) == (chosen, "initialized")
+
+    again = api.raw(
+        "POST", api.ch("batch_requests/"), json={"channel": 1, "local_batch_id": chosen}
+    )
+
+    assert again.status_code == 400
+    assert "local_batch_id" in again.json()
+    rows = api.all_pages(api.ch("batch_requests/"), {"status": "initialized"})
+    assert [row["pk"] for row in rows if row["local_batch_id"] == chosen] == [batch["pk"]]
+
+
 def test_the_full_legal_path(api: OmnitronApi) -> None:
     """initialized → commit → commit → sent_to_remote → ongoing → ongoing → done."""
     batch = new_batch(api)
