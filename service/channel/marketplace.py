@@ -45,6 +45,8 @@ from service.net.retry import RETRY_ALWAYS, RETRY_EXTENSION, RetryPolicy, RetryT
 
 T = TypeVar("T")
 
+_DETAIL_IN_MESSAGE = 300  # characters of a refusal's reason quoted in a message
+
 # Marketplace line/order status -> Omnitron status code.
 TO_OMNITRON_STATUS: Mapping[str, str] = MappingProxyType(
     {
@@ -404,13 +406,15 @@ class MarketplaceAdapter:
 
     @staticmethod
     def _error_detail(response: httpx.Response) -> str:
+        """The server's reason, short enough for a one-line message."""
         try:
             body = response.json()
         except ValueError:
-            return response.text[:200]
+            return response.text[:_DETAIL_IN_MESSAGE]
         if isinstance(body, dict):
-            return str(body.get("detail") or body.get("code") or body)
-        return str(body)
+            body = body.get("detail") or body.get("code") or body
+        text = str(body)
+        return text if len(text) <= _DETAIL_IN_MESSAGE else text[:_DETAIL_IN_MESSAGE] + "…"
 
     @staticmethod
     def _json(response: httpx.Response, raw: RawExchange) -> Any:

@@ -1,7 +1,8 @@
-"""The marketplace adapter stops listings that do not end, against scripted answers.
+"""The marketplace adapter bounds what a server makes it do, against scripted answers.
 
-The server side is httpx's MockTransport, so listings the simulator (being correct)
-never produces can be played: a ``next_page`` that goes back, pages for ever.
+The server side is httpx's MockTransport, so answers the simulator (being correct)
+never gives can be played: a ``next_page`` that goes back, pages for ever, a refusal
+whose reason is a megabyte long.
 """
 
 from __future__ import annotations
@@ -78,3 +79,21 @@ def test_an_honest_listing_still_ends_on_its_last_page() -> None:
     )
     assert len(list(adapter.fetch_new_orders(None))) == 6
     assert pages == [1, 2, 3]
+
+
+def test_a_refusal_with_a_huge_reason_is_still_one_short_line() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"detail": "x" * (1 << 20)})
+
+    adapter = MarketplaceAdapter(
+        MarketplaceSettings(base_url="http://market.test/", api_key=SecretStr("k")),
+        transport=httpx.MockTransport(handler),
+    )
+    with pytest.raises(ChannelError) as caught:
+        list(adapter.fetch_new_orders(None))
+    message = str(caught.value)
+    assert message.startswith("GET orders answered HTTP 400: xxx")
+    assert message.endswith("x…")
+    assert len(message) < 400
+    assert caught.value.raw is not None
+    assert len(caught.value.raw.response.encode()) <= 64 * 1024
