@@ -289,14 +289,18 @@ class FlowPanel(QWidget):
         self.progress_bar.setFormat("Waiting for another run…")
         self.summary.setText(f"<b>Queued:</b> {html.escape(message)}")
 
-    def show_busy(self, message: str) -> None:
-        """The run did not start: another live run holds its lease (``message`` says which)."""
+    def show_busy(self, message: str, *, cancelled: bool = False) -> None:
+        """The run did not start: another live run holds its lease (``message`` says which).
+
+        ``cancelled``: it was queued for the lease and the operator cancelled it.
+        """
         self._finish_ui()
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
-        self.progress_bar.setFormat("Not started")
-        self.summary.setText(f"<b>Not started:</b> {html.escape(message)}")
-        self.log_line(f"Not started: {message}")
+        heading = "Cancelled while queued" if cancelled else "Not started"
+        self.progress_bar.setFormat(heading)
+        self.summary.setText(f"<b>{heading}:</b> {html.escape(message)}")
+        self.log_line(f"{heading}: {message}")
 
     def show_crash(self, message: str) -> None:
         """The run raised instead of returning a result (a bug, not a flow failure)."""

@@ -417,7 +417,7 @@ class MainWindow(QMainWindow):
             )
 
     def _run_busy(self, flow: Flow, busy: LeaseBusy) -> None:
-        self.panels[flow].show_busy(str(busy))
+        self.panels[flow].show_busy(str(busy), cancelled=busy.cancelled)
         self._scheduled_runs.discard(flow)
         self.statusBar().showMessage(str(busy), 8000)
 

@@ -147,3 +147,31 @@ def test_a_scheduled_run_queues_behind_a_run_of_this_console_committing_the_same
     )
     assert fetch.finished_at is not None
     assert update.started_at >= fetch.finished_at
+
+
+def test_a_queued_run_can_be_cancelled_before_it_starts(
+    qtbot: QtBot,
+    make_console: Callable[..., Console],
+    other_process: subprocess.Popen[bytes],
+) -> None:
+    console = make_console(orders=2)
+    window, flow = console.window, Flow.FETCH_CANCELS
+    store, sentence = hold(console, flow, other_process.pid)
+    console.find(QSpinBox, f"schedule-{flow.value}").setValue(5)
+    console.find(QCheckBox, f"schedule-enabled-{flow.value}").setChecked(True)
+    console.clock.advance(5)
+    window.scheduler.tick()
+    qtbot.waitUntil(lambda: window.lanes.is_waiting(flow), timeout=RUN_TIMEOUT_MS)
+
+    with qtbot.waitSignal(window.lanes.busy, timeout=RUN_TIMEOUT_MS) as busy:
+        qtbot.mouseClick(
+            console.find(QPushButton, f"cancel-{flow.value}"), Qt.MouseButton.LeftButton
+        )
+
+    assert busy.args[1].cancelled
+    summary = console.find(QLabel, f"summary-{flow.value}").text()
+    assert summary == f"<b>Cancelled while queued:</b> {sentence}"
+    assert runs_of(console, flow) == []
+    assert not window.lanes.is_running(flow)
+    assert {lease.token for lease in store.leases()} == {"cli-run"}
+    store.close()
