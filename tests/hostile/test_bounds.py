@@ -7,6 +7,9 @@ over its API, what the store holds from the store itself.
 
 from __future__ import annotations
 
+import re
+import socket
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,9 +19,11 @@ from typing import Any, Literal
 import pytest
 from pydantic import SecretStr
 
+from service.channel.adapter import ChannelError
 from service.channel.marketplace import MarketplaceAdapter, MarketplaceSettings
 from service.flows.result import FlowResult, RunOutcome
 from service.omnitron.client import OmnitronClient
+from service.omnitron.errors import OmnitronPagingError
 from service.omnitron.settings import OmnitronSettings
 from service.order_service import OrderService
 from service.store import Store
@@ -256,3 +261,83 @@ def test_a_listing_that_serves_its_first_page_again_stops_before_repeating_it(
     assert [path for method, path in env.proxy.requests if method == "GET"].count(
         "/api/v1/orders"
     ) == 2
+
+
+def test_an_endless_next_from_omnitron_stops_at_the_second_page(
+    omnitron: RunningOmnitron, hostile_proxy: Callable[[str], HostileProxy]
+) -> None:
+    proxy = hostile_proxy(omnitron.base_url)
+
+    def stay_on_page_2(body: dict[str, Any]) -> dict[str, Any]:
+        # Whatever page was asked for, its ``next`` says page 2 again.
+        return {**body, "next": re.sub(r"page=\d+", "page=2", body["next"] or "")}
+
+    rule = proxy.add(
+        Rule(method="GET", path=r"/cities/$", action="rewrite", fn=stay_on_page_2, times=None)
+    )
+    cfg = omnitron.config
+    settings = OmnitronSettings(
+        base_url=proxy.url,
+        username=cfg.username,
+        password=SecretStr(cfg.password),
+        channel_id=cfg.channel_id,
+        catalog_id=cfg.catalog_id,
+    )
+    with OmnitronClient(settings) as client, pytest.raises(OmnitronPagingError) as caught:
+        list(client.iter_pages(client.channel_path("cities/"), page_size=20))
+    assert str(caught.value) == (
+        f"Omnitron's listing GET /api/v1/channel/{cfg.channel_id}/cities/ does not advance: "
+        "page 2 names page 2 as the next one; stopped after 2 pages."
+    )
+    assert rule.hits == 2
+
+
+class _EndlessServer:
+    """An HTTP server that answers one request with a chunked body of 300 MB.
+
+    A plain socket, so what it counts is what the kernel took: once the client stops
+    reading and its buffers are full, ``sendall`` blocks, and when the client closes
+    the connection it fails. ``sent`` is then what the client read plus those buffers.
+    """
+
+    def __init__(self) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.base_url = f"http://127.0.0.1:{self._socket.getsockname()[1]}/"
+        self.sent = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        connection, _ = self._socket.accept()
+        chunk = b" " * (256 * 1024)
+        framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+        with connection:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += connection.recv(4096)
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            connection.sendall(head + b"Transfer-Encoding: chunked\r\n\r\n")
+            try:
+                while self.sent < 300 * MB:
+                    connection.sendall(framed)
+                    self.sent += len(chunk)
+            except OSError:
+                return  # the client hung up
+
+    def close(self) -> None:
+        self._socket.close()
+        self._thread.join(timeout=10)
+
+
+def test_a_300_mb_answer_without_a_declared_length_is_cut_as_it_streams() -> None:
+    server = _EndlessServer()
+    adapter = MarketplaceAdapter(
+        MarketplaceSettings(base_url=server.base_url, api_key=SecretStr("k"), max_attempts=1)
+    )
+    with adapter, pytest.raises(ChannelError) as caught:
+        list(adapter.fetch_new_orders(None))
+    server.close()
+    assert str(caught.value) == (
+        "The marketplace's answer to GET /api/v1/orders was larger than 20 MB; stopped reading."
+    )
+    assert server.sent < 40 * MB
