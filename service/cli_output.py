@@ -13,7 +13,9 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from service.flows.context import Progress
+from service.flows.reporting import outbox_sentence
 from service.flows.result import FlowResult
+from service.store import OutboxCounts
 
 # -- JSON ----------------------------------------------------------------------------
 
@@ -45,8 +47,8 @@ def result_json(result: FlowResult, profile: str) -> dict[str, Any]:
     }
 
 
-def result_text(result: FlowResult, profile: str) -> list[str]:
-    """A run's outcome in a few lines for people."""
+def result_text(result: FlowResult, profile: str, outbox: OutboxCounts | None = None) -> list[str]:
+    """A run's outcome in a few lines for people (with the outbox, when it holds reports)."""
     lines = [
         f"{result.flow.value} {result.outcome.value} in {result.duration_s:.1f}s "
         f"(run {result.run_id}, profile {profile})",
@@ -61,6 +63,8 @@ def result_text(result: FlowResult, profile: str) -> list[str]:
         )
     if result.message:
         lines.append(f"  {result.message}")
+    if outbox is not None and (outbox.waiting or outbox.refused):
+        lines.append(f"  {outbox_sentence(outbox)}")
     return lines
 
 

@@ -143,10 +143,14 @@ def test_a_refused_report_is_dead_the_rest_arrive_and_the_run_exits_0(profile: P
     assert " refused " in rows[0]
     assert "HTTP 413" in rows[0]
 
-    # The next run does not try the dead report again.
-    again = profile.cli("run", "fetch-orders", "--json")
+    # The next run does not try the dead report again, and its summary says it is there.
+    again = profile.cli("run", "fetch-orders")
     assert again.returncode == 0, again.stderr
     assert refuse.hits == 1
+    assert again.stdout.splitlines()[-1] == (
+        "  0 error report(s) wait in the outbox for Omnitron; 1 refused by Omnitron "
+        "(python main.py errors --outbox lists them)."
+    )
     assert dead["code"] not in profile.held()
 
 
