@@ -207,6 +207,23 @@ def test_a_503_on_batch_creation_and_a_429_burst_do_not_end_the_run(
     assert [b.status.value for b in api.list_batch_requests()] == ["done"]
 
 
+def test_a_run_under_heavy_faults_completes_in_one_go(hostile_env: Callable[..., Hostile]) -> None:
+    h = hostile_env(orders=40, breaker_failures=8, breaker_window=40.0)
+    faults = {"error_rate": 0.2, "lost_response_rate": 0.05, "drop_rate": 0.1, "burst_429": 5}
+    h.env.omnitron.control.patch("faults", json=faults).raise_for_status()
+
+    result = h.service.fetch_and_create_order(is_success_log=False)
+
+    assert_completed(result)
+    stats = h.env.omnitron.control.get("stats").json()["faults"]
+    assert {"5xx", "lost_response", "drop", "429"} <= set(stats), stats
+    h.env.omnitron.control.patch("faults", json={key: 0 for key in faults}).raise_for_status()
+    api = h.api()
+    assert_each_once_and_linked(api, good_orders(h.env))
+    assert result.created == 40
+    assert unfinished_batches(api) == []
+
+
 # -- the other flows' writes ---------------------------------------------------------------
 
 
