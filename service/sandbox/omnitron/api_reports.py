@@ -120,7 +120,11 @@ def build_report_router(state: SimState) -> APIRouter:
 
     @router.get("/error_reports/")
     def list_reports(channel_id: int, request: Request) -> dict[str, Any]:
-        """Error reports; filter by ``error_code``, ``error_code__startswith``, ``is_ok``..."""
+        """Error reports; filter by ``error_code``, ``error_code__startswith``, ``is_ok``...
+
+        ``error_code`` is an exact, indexed match: the outbox looks a report up by its
+        code before posting it again (docs/omnitron-api.md §7, §9).
+        """
         with state.transaction():
             check_channel(state, channel_id)
             return list_answer(request, t.error_reports, REPORT_FIELDS)
