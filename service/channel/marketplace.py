@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from service.channel.adapter import ChannelError, Fetched
 from service.channel.models import (
@@ -101,6 +102,14 @@ class MarketplaceSettings(BaseModel):
         DEFAULT_MAX_RESPONSE_MB, ge=1, description="a longer answer is refused, not read"
     )
     pool_size: int = Field(10, ge=1)
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_credentials(cls, value: str) -> str:
+        # The key travels in a header; a password in the URL would show in every log line.
+        if "@" in urlsplit(value.strip()).netloc:
+            raise ValueError("must not hold a user name or password (the API key is separate)")
+        return value
 
 
 class _PayloadError(ValueError):

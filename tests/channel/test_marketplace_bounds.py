@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from service.channel.adapter import ChannelError
 from service.channel.marketplace import MarketplaceAdapter, MarketplaceSettings
@@ -97,3 +97,8 @@ def test_a_refusal_with_a_huge_reason_is_still_one_short_line() -> None:
     assert len(message) < 400
     assert caught.value.raw is not None
     assert len(caught.value.raw.response.encode()) <= 64 * 1024
+
+
+def test_a_base_url_with_a_password_is_refused() -> None:
+    with pytest.raises(ValidationError, match="must not hold a user name or password"):
+        MarketplaceSettings(base_url="https://ops:hunter2@market.test/", api_key=SecretStr("k"))
