@@ -619,11 +619,14 @@ class Store:
     def undelivered_reports(self, limit: int = 500, after_id: int = 0) -> list[StoredErrorReport]:
         """The outbox: reports waiting for Omnitron (not refused ones), oldest first.
 
-        ``after_id`` pages on: only reports with a larger id.
+        Reports of runs still ``running`` are left out: such a run may be posting
+        them right now, and delivers them itself. ``after_id`` pages on: only
+        reports with a larger id.
         """
         rows = self._rows(
             f"SELECT {_ERROR_COLUMNS} FROM error_reports WHERE delivered = 0 AND dead = 0 "
-            "AND id > ? ORDER BY id LIMIT ?",
+            "AND id > ? AND (run_id IS NULL OR run_id NOT IN "
+            "(SELECT id FROM runs WHERE outcome = 'running')) ORDER BY id LIMIT ?",
             [after_id, limit],
         )
         return [_report(row) for row in rows]

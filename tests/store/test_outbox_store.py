@@ -55,6 +55,27 @@ def test_a_transient_answer_is_noted_and_the_report_stays_queued(store: Store) -
     assert [r.id for r in store.undelivered_reports()] == [report_id]
 
 
+def test_reports_of_a_running_run_are_not_in_the_outbox(store: Store) -> None:
+    # A live run (this process or another) may be posting its reports right now.
+    run_id = store.start_run("fetch-orders", {}, "test")
+    live = store.add_error_report(NewErrorReport(code="live", run_id=run_id))
+    earlier = _add(store, "earlier")
+    assert [r.id for r in store.undelivered_reports()] == [earlier]
+
+    store.finish_run(
+        run_id,
+        outcome="interrupted",
+        created=0,
+        updated=0,
+        skipped=0,
+        failed=0,
+        error_count=1,
+        message="",
+        duration_s=1.0,
+    )
+    assert [r.id for r in store.undelivered_reports()] == [live, earlier]
+
+
 def test_the_outbox_pages_on_by_id(store: Store) -> None:
     ids = [_add(store, str(n)) for n in range(5)]
     first = store.undelivered_reports(limit=2)
