@@ -7,7 +7,7 @@ posted to Omnitron's ``error_reports/``. The outbox is a queue of independent le
 - Never twice: a report is marked ``sending_at`` before its POST. If the answer is
   lost (or a 5xx leaves it unknown), or the process dies before it is marked
   delivered, it is looked up in Omnitron by its unique ``error_code`` before it is
-  posted again (docs/omnitron-api.md §2, §7).
+  posted again (docs/omnitron-api.md §7, §9).
 - Never lost: a transient failure (5xx, timeout, dropped connection, 429 after the
   retries) leaves the report and everything after it queued and stops delivering
   for the rest of the run; the next run goes on.
