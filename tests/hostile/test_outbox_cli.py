@@ -179,7 +179,12 @@ def test_a_run_killed_while_posting_a_report_does_not_post_it_twice(profile: Pro
         if process.poll() is None:
             process.kill()
             process.wait()
-    (cut_off,) = profile.held()
+    # Workers posted other reports meanwhile; the slow one was cut off mid-POST: it
+    # is in Omnitron, and the store says only that its POST started.
+    held_at_kill = profile.held()
+    cut_off = [r for r in profile.reports() if r["sending_at"] and not r["delivered"]]
+    assert cut_off, "no report was cut off mid-POST"
+    assert all(held_at_kill[r["code"]] == 1 for r in cut_off)
     profile.proxy.clear()
 
     posts = profile.proxy.requests.count
@@ -188,11 +193,9 @@ def test_a_run_killed_while_posting_a_report_does_not_post_it_twice(profile: Pro
     run = profile.cli("run", "fetch-orders", "--json")
 
     assert run.returncode == 0, run.stderr
-    reports = profile.reports()
-    codes = [r["code"] for r in reports]
-    assert cut_off in codes
+    codes = [r["code"] for r in profile.reports()]
     assert profile.held() == Counter(codes)
     assert set(profile.held().values()) == {1}
     assert profile.reports("--outbox") == []
-    # Every report but the cut-off one was posted by the second run, that one was found.
-    assert posts(path) - before == len(codes) - 1
+    # What Omnitron held already (the cut-off reports included) was not posted again.
+    assert posts(path) - before <= len(codes) - len(held_at_kill)
