@@ -155,35 +155,29 @@ def _v2_integrity(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
-_V2_STATEMENTS: tuple[str, ...] = tuple(
-    statement.strip()
-    for statement in """
-        CREATE TABLE leases (
-            name TEXT PRIMARY KEY,
-            run_id INTEGER,
-            flow TEXT NOT NULL DEFAULT '',
-            pid INTEGER NOT NULL,
-            host TEXT NOT NULL,
-            token TEXT NOT NULL,
-            started_at TEXT NOT NULL,
-            heartbeat_at TEXT NOT NULL
-        );
-
-        ALTER TABLE runs ADD COLUMN pid INTEGER;
-        ALTER TABLE runs ADD COLUMN host TEXT NOT NULL DEFAULT '';
-        ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
-        ALTER TABLE runs ADD COLUMN pending_batch_id TEXT;
-        CREATE INDEX ix_runs_outcome ON runs (outcome) WHERE outcome = 'running';
-
-        ALTER TABLE error_reports ADD COLUMN dead INTEGER NOT NULL DEFAULT 0;
-        ALTER TABLE error_reports ADD COLUMN delivery_error TEXT NOT NULL DEFAULT '';
-        ALTER TABLE error_reports ADD COLUMN sending_at TEXT;
-        DROP INDEX ix_error_reports_undelivered;
-        CREATE INDEX ix_error_reports_undelivered ON error_reports (id)
-            WHERE delivered = 0 AND dead = 0;
-        CREATE INDEX ix_error_reports_dead ON error_reports (id) WHERE dead = 1;
-    """.split(";")
-    if statement.strip()
+_V2_STATEMENTS: tuple[str, ...] = (
+    """CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        run_id INTEGER,
+        flow TEXT NOT NULL DEFAULT '',
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        token TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL
+    )""",
+    "ALTER TABLE runs ADD COLUMN pid INTEGER",
+    "ALTER TABLE runs ADD COLUMN host TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT",
+    "ALTER TABLE runs ADD COLUMN pending_batch_id TEXT",
+    "CREATE INDEX ix_runs_outcome ON runs (outcome) WHERE outcome = 'running'",
+    "ALTER TABLE error_reports ADD COLUMN dead INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE error_reports ADD COLUMN delivery_error TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE error_reports ADD COLUMN sending_at TEXT",
+    "DROP INDEX ix_error_reports_undelivered",
+    "CREATE INDEX ix_error_reports_undelivered ON error_reports (id) "
+    "WHERE delivered = 0 AND dead = 0",
+    "CREATE INDEX ix_error_reports_dead ON error_reports (id) WHERE dead = 1",
 )
 
 
