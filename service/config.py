@@ -69,6 +69,12 @@ class OmnitronProfile(BaseModel):
     max_response_mb: int = Field(
         DEFAULT_MAX_RESPONSE_MB, ge=1, description="a longer answer from Omnitron is refused"
     )
+    # A run stops only on a sustained outage: this many failed requests in a row that
+    # span at least this many seconds (service/omnitron/breaker.py).
+    outage_failures: int = Field(8, ge=1, description="failed requests in a row that stop a run")
+    outage_seconds: float = Field(
+        40.0, ge=0, description="seconds those failed requests must span to stop a run"
+    )
 
     @field_validator("url")
     @classmethod
@@ -87,7 +93,12 @@ class OmnitronProfile(BaseModel):
             password=password,
             channel_id=self.channel_id,
             catalog_id=self.catalog_id,
-            **{"max_response_mb": self.max_response_mb, **overrides},
+            **{
+                "max_response_mb": self.max_response_mb,
+                "breaker_failures": self.outage_failures,
+                "breaker_window": self.outage_seconds,
+                **overrides,
+            },
         )
 
 

@@ -609,7 +609,13 @@ class SettingsDialog(QDialog):
     def profile_from_form(self) -> Profile:
         """The profile the form describes; :class:`ProfileError` naming the bad fields."""
         base = self._profiles.get(self._selected_name() or "") if self._mode == "edit" else None
-        omnitron: dict[str, Any] = {
+        # Keep the Omnitron settings this form does not show (limits, outage rule).
+        omnitron: dict[str, Any] = (
+            base.omnitron.model_dump(exclude={"url", "username", "channel_id", "catalog_id"})
+            if base and base.omnitron
+            else {}
+        )
+        omnitron |= {
             "url": self.url_edit.text().strip(),
             "username": self.username_edit.text().strip(),
         }
@@ -634,7 +640,8 @@ class SettingsDialog(QDialog):
             "is_success_log": self.success_log_check.isChecked(),
             "allow_insecure_http": self.insecure_http_check.isChecked(),
         }
-        if not (data["sandbox"] and not any(omnitron.values())):
+        shown = ("url", "username", "channel_id", "catalog_id")
+        if not (data["sandbox"] and not any(omnitron.get(key) for key in shown)):
             data["omnitron"] = omnitron
         try:
             return Profile.model_validate(data)

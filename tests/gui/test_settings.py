@@ -194,6 +194,37 @@ def test_edit_and_remove_round_trip(
     assert not [user for _, user in keyring_backend.passwords if user.startswith("acme:")]
 
 
+def test_editing_keeps_the_omnitron_settings_the_form_does_not_show(
+    qtbot: QtBot, dialog: SettingsDialog, locations: Locations
+) -> None:
+    locations.config_file.write_text(
+        """[profiles.acme.omnitron]
+url = "https://acme.omnitron.example/"
+username = "integration"
+channel_id = 7
+catalog_id = 2
+max_response_mb = 5
+outage_failures = 3
+outage_seconds = 10
+""",
+        encoding="utf-8",
+    )
+    dialog.reload_profiles(select="acme")
+    click(qtbot, dialog, "settings-profile-edit")
+    fill(dialog, **{"settings-omnitron-username": "ops"})
+    with qtbot.waitSignal(dialog.profiles_changed, timeout=2000):
+        click(qtbot, dialog, "settings-profile-save")
+
+    omnitron = load_profiles(locations.config_file)["acme"].omnitron
+    assert omnitron is not None
+    assert omnitron.username == "ops"
+    assert (omnitron.max_response_mb, omnitron.outage_failures, omnitron.outage_seconds) == (
+        5,
+        3,
+        10,
+    )
+
+
 def test_remove_asks_first_and_keeps_the_profile_on_no(
     qtbot: QtBot, dialog: SettingsDialog, locations: Locations, monkeypatch: pytest.MonkeyPatch
 ) -> None:
