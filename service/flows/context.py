@@ -77,10 +77,13 @@ class RunContext:
     on_progress: Callable[[Progress], None] = _ignore
     on_event: Callable[[FlowEvent], None] = _log_event
     cancel: CancelToken = field(default_factory=CancelToken)
+    # The latest progress, so a run that stops can say how far it got.
+    last_progress: Progress | None = None
 
     def progress(self, done: int, total: int | None, current: str = "") -> None:
         """Report progress."""
-        self.on_progress(Progress(done, total, current))
+        self.last_progress = Progress(done, total, current)
+        self.on_progress(self.last_progress)
 
     def event(self, kind: str, subject: str, message: str, level: int = logging.INFO) -> None:
         """Report an event."""

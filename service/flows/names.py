@@ -22,6 +22,11 @@ class Flow(StrEnum):
         return "order"
 
     @property
+    def items(self) -> str:
+        """What the flow's progress counts, in the operator's words (plural)."""
+        return _ITEMS[self]
+
+    @property
     def commits(self) -> bool:
         """Whether the flow declares objects (``commit``) on its batch.
 
@@ -30,3 +35,14 @@ class Flow(StrEnum):
         finishes batches that others committed.
         """
         return self is not Flow.CHECK_BATCHES
+
+
+_ITEMS: dict[Flow, str] = {
+    Flow.FETCH_ORDERS: "orders",
+    Flow.UPDATE_ORDERS: "orders",
+    Flow.CHECK_BATCHES: "batches",
+    Flow.FETCH_CANCELS: "cancellations",
+    Flow.FETCH_ITEM_UPDATES: "line updates",
+    Flow.FETCH_CANCELLATION_REQUESTS: "cancellation requests",
+    Flow.UPDATE_CANCELLATION_REQUESTS: "cancellation requests",
+}

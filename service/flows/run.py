@@ -39,7 +39,7 @@ from service.flows.orphans import finish_orphan_batches
 from service.flows.reporting import ErrorReporter
 from service.flows.result import BatchOutcome, FlowResult, RunOutcome, Tally
 from service.omnitron.client import OmnitronClient
-from service.omnitron.errors import OmnitronError
+from service.omnitron.errors import OmnitronError, OmnitronOutage
 from service.omnitron.models.batch import BatchStatus
 from service.omnitron.models.channel import Channel
 from service.store import RecordNotFound, Store
@@ -201,7 +201,7 @@ def _execute_leased(
             )
     except (OmnitronError, ChannelError) as exc:
         outcome = RunOutcome.FAILED
-        run.message = str(exc)
+        run.message = _failure_sentence(run, exc)
         reporter.failure(
             command=_command(flow),
             description=f"{flow.value} failed: {exc}",
@@ -246,6 +246,16 @@ def _execute_leased(
     )
     ctx.event("run.finished", flow.value, _summary_line(result))
     return result
+
+
+def _failure_sentence(run: FlowRun, exc: OmnitronError | ChannelError) -> str:
+    """The run's end in one sentence; an outage says how far the run got."""
+    if not isinstance(exc, OmnitronOutage):
+        return str(exc)
+    progress = run.ctx.last_progress
+    if progress is None:
+        return exc.sentence()
+    return exc.sentence(done=progress.done, total=progress.total, noun=run.flow.items)
 
 
 def _counts(run: FlowRun) -> RunCounts:
