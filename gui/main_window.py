@@ -44,7 +44,7 @@ from gui.views.settings_dialog import SettingsDialog
 from gui.widgets.outbox_status import OutboxStatus
 from gui.widgets.plain_text import plain_message_box, plain_tooltip
 from gui.widgets.warning_banner import warning_banner
-from gui.workers import FlowLanes, flow_title, preflight
+from gui.workers import FlowLanes, SessionState, flow_title, preflight
 from service.config import insecure_http_warnings
 from service.flows.context import FlowEvent, Progress
 from service.flows.lease import LeaseBusy
@@ -497,6 +497,9 @@ class MainWindow(QMainWindow):
 
     def refresh_outbox(self) -> None:
         """Show how many error reports wait for Omnitron and how many it refused."""
+        # A run that ends while the window closes arrives after the store was closed.
+        if self.session.state is SessionState.CLOSED:
+            return
         self.status_outbox.show_counts(self.session.store.outbox_counts())
 
     @Slot()
