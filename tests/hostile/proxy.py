@@ -133,6 +133,7 @@ class HostileProxy:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
         self._http: httpx.AsyncClient | None = None
         self._port = 0
 
@@ -161,6 +162,10 @@ class HostileProxy:
     async def _stop(self) -> None:
         if self._server is not None:
             self._server.close()
+        # Connections still being served (a slow answer dripping) end with the proxy.
+        for task in self._connections:
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
         if self._http is not None:
             await self._http.aclose()
 
@@ -204,6 +209,9 @@ class HostileProxy:
     # -- serving ---------------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
         try:
             while True:
                 request = await _read_request(reader)
@@ -216,6 +224,7 @@ class HostileProxy:
             return
         finally:
             writer.transport.abort()
+            self._connections.discard(task)
 
     async def _answer(self, request: _Request, writer: asyncio.StreamWriter) -> bool:
         """Answer one request; ``False`` when the connection must end."""
