@@ -1,4 +1,4 @@
-"""Bounds for the text an error report carries, applied before it is stored or posted.
+"""Bounds for text we keep or post (raw exchanges, error reports), applied before either.
 
 A server can answer with hundreds of megabytes, and a channel can send an order
 number of any length. Reports keep the head of such text, which is where the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.flows.report_text import (
+from service.bounded_text import (
     RAW_TEXT_LIMIT,
     truncate_text,
     truncation_marker,

@@ -14,7 +14,7 @@ posted to Omnitron's ``error_reports/``. The outbox is a queue of independent le
 - Never a line: a report Omnitron refuses for good (a 4xx such as 400 or 413) is
   marked dead, with the answer, kept and shown; the next report goes on.
 
-Raw request and response text and descriptions are bounded (:mod:`report_text`)
+Raw request and response text and descriptions are bounded (:mod:`service.bounded_text`)
 before they are stored or posted.
 
 Codes keep the reference's prefix, so Omnitron's log filter by batch id still works,
@@ -37,14 +37,14 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from service.flows.context import RunContext
-from service.flows.names import Flow
-from service.flows.report_text import (
+from service.bounded_text import (
     DESCRIPTION_LIMIT,
     RAW_TEXT_LIMIT,
     SUBJECT_LIMIT,
     truncate_text,
 )
+from service.flows.context import RunContext
+from service.flows.names import Flow
 from service.net.exchange import RawExchange
 from service.omnitron.client import OmnitronClient
 from service.omnitron.errors import OmnitronError, OmnitronNotFound, OmnitronUnavailable

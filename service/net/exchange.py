@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from service.flows.report_text import truncate_text
+from service.bounded_text import truncate_text
 from service.net.redact import redact_body, redact_url
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from service.bounded_text import RAW_TEXT_LIMIT, utf8_length
 from service.flows.context import FlowEvent, RunContext
 from service.flows.names import Flow
-from service.flows.report_text import RAW_TEXT_LIMIT, utf8_length
 from service.flows.reporting import ErrorReporter
 from service.omnitron.client import OmnitronClient
 from service.omnitron.settings import OmnitronSettings
