@@ -180,11 +180,12 @@ def test_a_run_killed_while_posting_a_report_does_not_post_it_twice(profile: Pro
             process.kill()
             process.wait()
     # Workers posted other reports meanwhile; the slow one was cut off mid-POST: it
-    # is in Omnitron, and the store says only that its POST started.
+    # is in Omnitron, and the store says only that its POST started. Another worker's
+    # POST may have been cut off before it arrived: started, but not held.
     held_at_kill = profile.held()
     cut_off = [r for r in profile.reports() if r["sending_at"] and not r["delivered"]]
-    assert cut_off, "no report was cut off mid-POST"
-    assert all(held_at_kill[r["code"]] == 1 for r in cut_off)
+    assert any(held_at_kill[r["code"]] == 1 for r in cut_off), "no report was cut off mid-POST"
+    assert all(held_at_kill[r["code"]] <= 1 for r in cut_off)
     profile.proxy.clear()
 
     posts = profile.proxy.requests.count
