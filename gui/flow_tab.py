@@ -302,6 +302,15 @@ class FlowPanel(QWidget):
         self.summary.setText(f"<b>{heading}:</b> {html.escape(message)}")
         self.log_line(f"{heading}: {message}")
 
+    def show_store_failure(self, message: str) -> None:
+        """The run stopped because the local store cannot be used (``message`` says why)."""
+        self._finish_ui()
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("Stopped: the local store cannot be used")
+        self.summary.setText(f"<b>Stopped:</b> {html.escape(message)}")
+        self.log_line(f"ERROR the local store cannot be used: {message}")
+
     def show_crash(self, message: str) -> None:
         """The run raised instead of returning a result (a bug, not a flow failure)."""
         self._finish_ui()

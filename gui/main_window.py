@@ -51,6 +51,7 @@ from service.flows.lease import LeaseBusy
 from service.flows.names import Flow
 from service.flows.result import FlowResult, RunOutcome
 from service.paths import PROJECT_ROOT
+from service.store_errors import StoreError
 
 _log = logging.getLogger(__name__)
 
@@ -306,6 +307,7 @@ class MainWindow(QMainWindow):
         self.lanes.finished.connect(self._run_finished)
         self.lanes.crashed.connect(self._run_crashed)
         self.lanes.busy.connect(self._run_busy)
+        self.lanes.store_failed.connect(self._store_failed)
         self.lanes.idle_changed.connect(self._update_run_buttons)
         self.lanes.idle_changed.connect(self._update_running_label)
         self.scheduler.due.connect(self._scheduled_run_due)
@@ -420,6 +422,20 @@ class MainWindow(QMainWindow):
         self.panels[flow].show_busy(str(busy), cancelled=busy.cancelled)
         self._scheduled_runs.discard(flow)
         self.statusBar().showMessage(str(busy), 8000)
+
+    def _store_failed(self, flow: Flow, error: StoreError) -> None:
+        self.panels[flow].show_store_failure(str(error))
+        self._scheduled_runs.discard(flow)
+        # Every later run would fail the same way: stop the schedules until it is fixed.
+        self.scheduler.stop()
+        plain_message_box(
+            self,
+            QMessageBox.Icon.Critical,
+            "The local store cannot be used",
+            f"{flow_title(flow)} stopped. {error}\n\nScheduled runs are paused; restart "
+            "ChannelDesk once the store is usable again.",
+            name="store-error-dialog",
+        ).open()
 
     def _run_crashed(self, flow: Flow, message: str) -> None:
         self.panels[flow].show_crash(message)

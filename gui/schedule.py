@@ -65,6 +65,11 @@ class Scheduler(QObject):
         """Stop ticking."""
         self._timer.stop()
 
+    @property
+    def is_running(self) -> bool:
+        """Whether schedules are being checked (``start`` was called, ``stop`` not since)."""
+        return self._timer.isActive()
+
     def schedule(self, flow: Flow) -> Schedule:
         """The stored schedule of ``flow``."""
         minutes = _int(self._settings.value(self._key(flow, "minutes")), DEFAULT_MINUTES)

@@ -28,6 +28,7 @@ from service.flows.names import Flow
 from service.flows.result import FlowResult
 from service.flows.run import FlowOptions
 from service.order_service import OrderService
+from service.store_errors import StoreError
 
 _log = logging.getLogger(__name__)
 
@@ -181,12 +182,13 @@ class _Lane:
 
 def _run_or_busy(
     service: OrderService, flow: Flow, options: FlowOptions, ctx: RunContext
-) -> FlowResult | LeaseBusy:
-    """Run ``flow``; a run that could not take its lease hands back why, as data."""
+) -> FlowResult | LeaseBusy | StoreError:
+    """Run ``flow``; a run that could not take its lease, or whose store failed, hands
+    back why, as data (neither is a bug to log with a traceback)."""
     try:
         return service.run(flow, options, ctx)
-    except LeaseBusy as busy:
-        return busy
+    except (LeaseBusy, StoreError) as refusal:
+        return refusal
 
 
 class FlowLanes(QObject):
@@ -202,6 +204,7 @@ class FlowLanes(QObject):
     # Flow, LeaseBusy: the run did not start, another live run holds its lease
     busy = Signal(object, object)
     crashed = Signal(object, str)  # Flow, message: the run raised instead of returning
+    store_failed = Signal(object, object)  # Flow, StoreError: the local store cannot be used
     idle_changed = Signal()  # the set of running flows changed
 
     # Emitted by the flows' callbacks on worker threads; relayed queued.
@@ -289,10 +292,12 @@ class FlowLanes(QObject):
             lane.waiting = event.kind == "run.waiting"
         self.event.emit(flow, event)
 
-    def _finish(self, flow: Flow, result: FlowResult | LeaseBusy) -> None:
+    def _finish(self, flow: Flow, result: FlowResult | LeaseBusy | StoreError) -> None:
         self._lanes.pop(flow, None)
         if isinstance(result, LeaseBusy):
             self.busy.emit(flow, result)
+        elif isinstance(result, StoreError):
+            self.store_failed.emit(flow, result)
         else:
             self.finished.emit(flow, result)
         self.idle_changed.emit()

@@ -43,6 +43,7 @@ from service.omnitron.errors import OmnitronError, OmnitronOutage
 from service.omnitron.models.batch import BatchStatus
 from service.omnitron.models.channel import Channel
 from service.store import RecordNotFound, Store
+from service.store_errors import StoreError
 
 # States an async batch waits in by design; recovery leaves them to check-batches.
 AWAITING_CHANNEL = frozenset({BatchStatus.SENT_TO_REMOTE.value, BatchStatus.ONGOING.value})
@@ -207,6 +208,10 @@ def _execute_leased(
             description=f"{flow.value} failed: {exc}",
             raw=exc.raw if isinstance(exc, ChannelError) else exc.exchange,
         )
+    except StoreError:
+        # Nothing more can be recorded; the caller says so in one line, and the next
+        # run finishes this run's batch.
+        raise
     except Exception as exc:
         outcome = RunOutcome.FAILED
         run.message = f"{type(exc).__name__}: {exc}"

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtWidgets import QCheckBox, QLabel, QPlainTextEdit, QPushButton, QSpinBox, QSplitter
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QLabel,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+)
 from pytestqt.qtbot import QtBot
 
 import main as entry_point
@@ -249,3 +257,28 @@ def test_main_opens_the_console_without_a_command(
     ((which, passed),) = called
     assert which == ("gui" if gui else "cli")
     assert passed == ([a for a in argv if a != "gui"] if argv[:1] == ["gui"] else argv)
+
+
+def test_a_store_that_fills_up_mid_run_stops_the_run_with_a_dialog(
+    qtbot: QtBot, make_console: Callable[..., Console]
+) -> None:
+    console = long_console(make_console)
+    start_long_fetch(qtbot, console)
+    # The flows' own store (not the views' read-only one) reaches its size limit: SQLite
+    # reports it exactly as a full disk.
+    connection = console.session._connection
+    assert connection is not None
+    flow_store = connection.store._db
+    pages = flow_store.execute("PRAGMA page_count").fetchone()[0]
+    with qtbot.waitSignal(console.window.lanes.store_failed, timeout=30_000) as failed:
+        flow_store.execute(f"PRAGMA max_page_count = {pages}")
+
+    assert failed.args[0] is Flow.FETCH_ORDERS
+    assert "the disk is full" in str(failed.args[1])
+    summary = console.find(QLabel, "summary-fetch-orders").text()
+    assert "the disk is full" in summary
+    dialog = console.window.findChild(QMessageBox, "store-error-dialog")
+    assert dialog is not None
+    assert dialog.isVisible()
+    assert str(connection.store.path) in dialog.text()
+    assert not console.window.scheduler.is_running
