@@ -10,6 +10,7 @@ a second console — may write to the same store).
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -633,7 +634,10 @@ class MainWindow(QMainWindow):
     def _notify(self, title: str, message: str) -> None:
         _log.warning("%s: %s", title, message)
         if self.tray is not None and QSystemTrayIcon.supportsMessages():
-            self.tray.showMessage(title, message, QSystemTrayIcon.MessageIcon.Warning)
+            # Freedesktop notification servers may render body markup: server text is data.
+            self.tray.showMessage(
+                html.escape(title), html.escape(message), QSystemTrayIcon.MessageIcon.Warning
+            )
         else:
             self.statusBar().showMessage(f"{title}: {message}", 15000)
 
