@@ -23,6 +23,7 @@ import platformdirs
 import sqlite_utils
 
 from service.omnitron.models.batch import BatchStatus
+from service.report_search import searchable_values
 from service.store_errors import (
     StoreError,
     make_private,
@@ -72,7 +73,8 @@ _WORD = re.compile(r"\w", re.UNICODE)
 _ERROR_COLUMNS = (
     "id, code, description, is_ok, flow, run_id, batch_pk, local_batch_id, content_type, "
     "object_id, subject, raw_request, raw_response, omnitron_payload, delivered, "
-    "created_at, delivered_at, attempts, last_seen_at, dead, delivery_error, sending_at"
+    "created_at, delivered_at, attempts, last_seen_at, dead, delivery_error, sending_at, "
+    "cause, cause_value, resolved_at"
 )
 _BATCH_COLUMNS = (
     "pk, local_batch_id, remote_batch_id, content_type, status, objects, flow, run_id, "
@@ -601,6 +603,7 @@ class Store:
             last_seen_at=now,
             delivered_at=now if report.delivered else None,
             attempts=1,
+            search_values=searchable_values(report.raw_request, report.raw_response),
         )
         with self._write() as db:
             return int(db["error_reports"].insert(row).last_rowid)

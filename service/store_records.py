@@ -214,6 +214,10 @@ class NewErrorReport(_Record):
     # The exact body for Omnitron's error_reports endpoint, kept for redelivery.
     omnitron_payload: dict[str, Any] = Field(default_factory=dict)
     delivered: bool = False
+    # Why it failed, from the fixed set in service/causes.py ('' for successes), and
+    # what was not found or refused (e.g. the city "Istambul"): one problem per pair.
+    cause: str = ""
+    cause_value: str = ""
 
     @field_validator("object_id", mode="before")
     @classmethod
@@ -240,6 +244,8 @@ class StoredErrorReport(NewErrorReport):
     delivery_error: str = ""
     # When a POST of it started; set and not delivered means its answer was lost.
     sending_at: UtcTime | None = None
+    # When a later attempt at the same item went through.
+    resolved_at: UtcTime | None = None
 
     @property
     def delivery_state(self) -> Delivery:

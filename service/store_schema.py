@@ -12,9 +12,11 @@ from pathlib import Path
 
 import sqlite_utils
 
+from service.report_search import searchable_values
+
 Migration = Callable[[sqlite_utils.Database], None]
 
-# The columns of error_reports that full-text search covers.
+# The columns of error_reports that full-text search covered as v1 made it (v3 changes them).
 FTS_COLUMNS: tuple[str, ...] = ("code", "description", "raw_request", "raw_response")
 
 
@@ -181,7 +183,92 @@ _V2_STATEMENTS: tuple[str, ...] = (
 )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_initial, _v2_integrity)
+def _v3_operator_loop(db: sqlite_utils.Database) -> None:
+    """Causes and resolution of reports, values-only search, run logs, mapping aliases.
+
+    - ``error_reports`` gain ``cause`` (a code of :mod:`service.causes`) and
+      ``cause_value`` (what was not found, e.g. the city ``Istambul``): a problem is the
+      open failures of one (cause, value). ``resolved_at`` is set when the item went
+      through later. ``search_values`` holds the raw request and response without their
+      JSON keys (:mod:`service.report_search`); full-text search covers it instead of
+      the raw text, and its update trigger fires only when an indexed column changes.
+    - ``run_log``: each run's events, kept after a restart.
+    - ``aliases``: the operator's mapping of a channel's spelling (a city, a cargo
+      company) to an Omnitron object, used before Omnitron is asked.
+    """
+    for statement in _V3_SCHEMA:
+        db.execute(statement)
+    rows = db.execute("SELECT id, raw_request, raw_response FROM error_reports").fetchall()
+    db.conn.executemany(
+        "UPDATE error_reports SET search_values = ? WHERE id = ?",
+        [(searchable_values(request, response), pk) for pk, request, response in rows],
+    )
+    for statement in _V3_SEARCH:
+        db.execute(statement)
+
+
+_V3_SCHEMA: tuple[str, ...] = (
+    "ALTER TABLE error_reports ADD COLUMN cause TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE error_reports ADD COLUMN cause_value TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE error_reports ADD COLUMN resolved_at TEXT",
+    "ALTER TABLE error_reports ADD COLUMN search_values TEXT NOT NULL DEFAULT ''",
+    # Open problems: unresolved failures grouped by cause and value.
+    "CREATE INDEX ix_error_reports_problems ON error_reports (cause, cause_value, created_at) "
+    "WHERE is_ok = 0 AND resolved_at IS NULL",
+    "CREATE INDEX ix_error_reports_cause ON error_reports (cause, created_at)",
+    """CREATE TABLE run_log (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        level INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL DEFAULT '',
+        message TEXT NOT NULL
+    )""",
+    "CREATE INDEX ix_run_log_run ON run_log (run_id, id)",
+    """CREATE TABLE aliases (
+        kind TEXT NOT NULL,
+        scope TEXT NOT NULL DEFAULT '',
+        channel_value TEXT NOT NULL,
+        folded TEXT NOT NULL,
+        omnitron_pk INTEGER NOT NULL,
+        label TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (kind, scope, folded)
+    )""",
+)
+
+_V3_SEARCH: tuple[str, ...] = (
+    "DROP TRIGGER error_reports_ai",
+    "DROP TRIGGER error_reports_ad",
+    "DROP TRIGGER error_reports_au",
+    "DROP TABLE error_reports_fts",
+    "CREATE VIRTUAL TABLE error_reports_fts USING FTS5 "
+    "(code, description, subject, search_values, content = error_reports)",
+    """CREATE TRIGGER error_reports_ai AFTER INSERT ON error_reports BEGIN
+        INSERT INTO error_reports_fts (rowid, code, description, subject, search_values)
+        VALUES (new.id, new.code, new.description, new.subject, new.search_values);
+    END""",
+    """CREATE TRIGGER error_reports_ad AFTER DELETE ON error_reports BEGIN
+        INSERT INTO error_reports_fts
+            (error_reports_fts, rowid, code, description, subject, search_values)
+        VALUES ('delete', old.id, old.code, old.description, old.subject, old.search_values);
+    END""",
+    # Delivery bookkeeping updates a report often; only a change of indexed text
+    # needs the index touched.
+    """CREATE TRIGGER error_reports_au
+        AFTER UPDATE OF code, description, subject, search_values ON error_reports BEGIN
+        INSERT INTO error_reports_fts
+            (error_reports_fts, rowid, code, description, subject, search_values)
+        VALUES ('delete', old.id, old.code, old.description, old.subject, old.search_values);
+        INSERT INTO error_reports_fts (rowid, code, description, subject, search_values)
+        VALUES (new.id, new.code, new.description, new.subject, new.search_values);
+    END""",
+    "INSERT INTO error_reports_fts (error_reports_fts) VALUES ('rebuild')",
+)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_initial, _v2_integrity, _v3_operator_loop)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -227,7 +227,7 @@ def test_full_text_search(store: Store) -> None:
     assert found("Istambul") == [city]
     assert found("istam") == [city]  # word prefix, case-insensitive
     assert found("unknown product") == [sku]
-    assert found("hash_data:abc") == [sku]
+    assert found("hash_data:abc") == []  # a JSON key, not a value
     assert found('"7004512"') == [city]
     assert found("GetOrders_7004512") == [city]
     assert found("Istambul product") == []  # words are ANDed
@@ -235,6 +235,56 @@ def test_full_text_search(store: Store) -> None:
         store.search_error_reports(ErrorQuery(text=hostile))  # must not raise
     # Nothing searchable in the text: the text filter does not apply.
     assert sorted(found('" * (')) == [city, sku]
+
+
+def test_search_finds_values_not_json_keys(store: Store) -> None:
+    payload = '{"number": "7004512", "shipping_address": {"city": "Istambul", "line": "x"}}'
+    order = store.add_error_report(_report("lb-1-a", raw_response=payload))
+    city_value = store.add_error_report(
+        _report("lb-1-b", raw_request='POST - https://o.example/ - {"name": "city"}')
+    )
+
+    def found(text: str) -> list[int]:
+        return [r.id for r in store.search_error_reports(ErrorQuery(text=text))]
+
+    assert found("city") == [city_value]
+    assert found("Istambul") == [order]
+    assert found("7004512") == [order]
+    assert found("shipping_address") == []
+
+
+def test_old_reports_become_searchable_by_value_when_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "v2.sqlite3"
+    with Store(path) as store:
+        store.add_error_report(_report("lb-1-a", raw_response='{"city": "Istambul"}'))
+        # Back to the v2 index, as a store written by the previous version has it.
+        store._db.execute("UPDATE error_reports SET search_values = ''")
+        store._db.execute("INSERT INTO error_reports_fts (error_reports_fts) VALUES ('rebuild')")
+        store._db.execute("PRAGMA user_version = 2")
+        for statement in (
+            "DROP TRIGGER error_reports_ai",
+            "DROP TRIGGER error_reports_ad",
+            "DROP TRIGGER error_reports_au",
+            "DROP TABLE error_reports_fts",
+            "DROP TABLE run_log",
+            "DROP TABLE aliases",
+            "DROP INDEX ix_error_reports_problems",
+            "DROP INDEX ix_error_reports_cause",
+            "ALTER TABLE error_reports DROP COLUMN cause",
+            "ALTER TABLE error_reports DROP COLUMN cause_value",
+            "ALTER TABLE error_reports DROP COLUMN resolved_at",
+            "ALTER TABLE error_reports DROP COLUMN search_values",
+        ):
+            store._db.execute(statement)
+        store._db["error_reports"].enable_fts(
+            ("code", "description", "raw_request", "raw_response"),
+            fts_version="FTS5",
+            create_triggers=True,
+        )
+    with Store(path) as store:
+        hits = store.search_error_reports(ErrorQuery(text="Istambul"))
+        assert [r.code for r in hits] == ["lb-1-a"]
+        assert store.search_error_reports(ErrorQuery(text="city")) == []
 
 
 def test_fts_query_quotes_every_word() -> None:
