@@ -22,7 +22,7 @@ REQUIRED = {
 
 
 def test_every_required_cause_exists_with_a_title_and_a_next_step() -> None:
-    assert REQUIRED <= {cause.value for cause in Cause}
+    assert {cause.value for cause in Cause} >= REQUIRED
     for cause in Cause:
         described = CAUSES[cause]
         assert described.title
