@@ -82,6 +82,8 @@ class RunRecord(_Record):
     pid: int | None = None
     host: str = ""
     heartbeat_at: UtcTime | None = None
+    # Parked items this run retried that still wait (counted apart from failures).
+    waiting: int = 0
     # The local_batch_id this run asked Omnitron to create (known before the answer).
     pending_batch_id: str | None = None
 

@@ -192,6 +192,7 @@ def _v3_operator_loop(db: sqlite_utils.Database) -> None:
       through later. ``search_values`` holds the raw request and response without their
       JSON keys (:mod:`service.report_search`); full-text search covers it instead of
       the raw text, and its update trigger fires only when an indexed column changes.
+    - ``runs.waiting``: parked items the run retried that still wait (not failures).
     - ``run_log``: each run's events, kept after a restart.
     - ``aliases``: the operator's mapping of a channel's spelling (a city, a cargo
       company) to an Omnitron object, used before Omnitron is asked.
@@ -216,6 +217,8 @@ _V3_SCHEMA: tuple[str, ...] = (
     "CREATE INDEX ix_error_reports_problems ON error_reports (cause, cause_value, created_at) "
     "WHERE is_ok = 0 AND resolved_at IS NULL",
     "CREATE INDEX ix_error_reports_cause ON error_reports (cause, created_at)",
+    # Parked items a run retried that still wait: not new failures.
+    "ALTER TABLE runs ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0",
     """CREATE TABLE run_log (
         id INTEGER PRIMARY KEY,
         run_id INTEGER NOT NULL,

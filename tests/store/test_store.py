@@ -274,6 +274,7 @@ def test_old_reports_become_searchable_by_value_when_migrated(tmp_path: Path) ->
             "ALTER TABLE error_reports DROP COLUMN cause_value",
             "ALTER TABLE error_reports DROP COLUMN resolved_at",
             "ALTER TABLE error_reports DROP COLUMN search_values",
+            "ALTER TABLE runs DROP COLUMN waiting",
         ):
             store._db.execute(statement)
         store._db["error_reports"].enable_fts(
