@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from gui.garbage import collect_on_gui_thread
 from gui.main_window import MainWindow
+from gui.qt_libs import describe_missing, missing_xcb_packages
 from gui.session import ConsoleSession
 from gui.theme import apply_theme
 from gui.views.settings_dialog import THEME_KEY
@@ -29,6 +30,7 @@ from service.store_errors import StoreError, private_umask
 APP_NAME = "ChannelDesk"
 ORGANIZATION = "ChannelDesk"
 EXIT_USAGE = 2
+EXIT_SYSTEM = 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,15 +72,18 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         else logging.WARNING,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
-    locations = Locations.resolve(
-        args.data_root, args.config_file, os.environ if environ is None else environ
-    )
+    env = os.environ if environ is None else environ
+    locations = Locations.resolve(args.data_root, args.config_file, env)
 
+    if QApplication.instance() is None:
+        # Qt aborts with a misleading message when the xcb plugin lacks a library.
+        missing = missing_xcb_packages(env)
+        if missing:
+            print("error: " + describe_missing(missing), file=sys.stderr, flush=True)
+            return EXIT_SYSTEM
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     assert isinstance(app, QApplication)
-    app.setApplicationName(APP_NAME)
-    app.setOrganizationName(ORGANIZATION)
-    app.setApplicationDisplayName(APP_NAME)
+    configure_application(app)
     collect_on_gui_thread(app)
     settings = QSettings()
     apply_theme(app, str(settings.value(THEME_KEY, "system")))
@@ -104,6 +109,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         # Connect once the event loop runs, so the window paints first.
         QTimer.singleShot(0, session.start)
         return app.exec()
+
+
+def configure_application(app: QApplication) -> None:
+    """Name the application (settings paths) without a display name: Qt would add it
+    to every window title ("ChannelDesk — sandbox — ChannelDesk")."""
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(ORGANIZATION)
 
 
 def _refuse(name: str, text: str) -> None:
