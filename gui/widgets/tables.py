@@ -84,3 +84,36 @@ def table_beside_detail(
     for column, width in enumerate(column_widths):
         table.setColumnWidth(column, width)
     return splitter, table, detail
+
+
+def keep_place_on_refresh(table: QTableView, model: LazyTableModel) -> None:
+    """Keep the rows the user is looking at in place when ``model`` re-reads its rows.
+
+    A refresh (:meth:`LazyTableModel.refresh`) swaps rows in a layout change; new
+    rows above the first visible one would push the view down. The first visible
+    record is remembered before and scrolled back to the top after, so neither the
+    selection (kept by id by the model) nor the scroll position moves. At the very
+    top the view stays at the top, where new rows appear.
+    """
+    anchor: list[int] = []
+
+    def remember() -> None:
+        anchor.clear()
+        top = table.rowAt(0)
+        if top > 0:
+            anchor.append(model.record_id(model.record(top)))
+
+    def restore() -> None:
+        if not anchor:
+            return
+        row = model.row_of(anchor.pop())
+        if row is None:
+            return
+        bar = table.verticalScrollBar()
+        if table.verticalScrollMode() == QAbstractItemView.ScrollMode.ScrollPerItem:
+            bar.setValue(row)
+        else:
+            bar.setValue(bar.value() + table.rowViewportPosition(row))
+
+    model.layoutAboutToBeChanged.connect(remember)
+    model.layoutChanged.connect(restore)
