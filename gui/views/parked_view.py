@@ -26,7 +26,9 @@ from PySide6.QtWidgets import (
 from gui.models.formatting import format_age, format_time
 from gui.models.lazy import RECORD_ROLE
 from gui.models.parked import ParkedModel, ParkedQuery
-from gui.widgets.tables import table_beside_detail
+from gui.widgets.empty_state import EmptyState
+from gui.widgets.last_updated import LastUpdated
+from gui.widgets.tables import keep_place_on_refresh, table_beside_detail
 from service.flows.names import Flow
 from service.store import ParkedItem, Store
 
@@ -72,6 +74,8 @@ class ParkedView(QWidget):
         bar.addWidget(self.flow_filter)
         bar.addStretch(1)
         bar.addWidget(self.count_label)
+        self.last_updated = LastUpdated("parked", self)
+        bar.addWidget(self.last_updated)
 
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
@@ -79,8 +83,11 @@ class ParkedView(QWidget):
             self, "parked", self.model, self._build_detail, (170, 160, 90, 70, 150)
         )
         layout.addWidget(self.splitter, 1)
+        keep_place_on_refresh(self.table, self.model)
+        self.empty_state = EmptyState("parked", self.table, self.model, self._empty_message)
 
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.model.loaded.connect(self.last_updated.mark)
         self.model.loaded.connect(self._update_count)
         self.model.total_changed.connect(self._update_count)
         self.model.load_failed.connect(
@@ -170,6 +177,14 @@ class ParkedView(QWidget):
 
     def _update_count(self) -> None:
         self.count_label.setText(f"{self.model.total_text()} parked")
+
+    def _empty_message(self) -> str:
+        if self.flow_filter.currentData() is not None:
+            return "Nothing of this flow is parked — all clear"
+        return (
+            "Nothing parked — everything the channel sent found its order in Omnitron. "
+            "Records whose order is not there yet wait here until a run applies them."
+        )
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         item = current.data(RECORD_ROLE) if current.isValid() else None

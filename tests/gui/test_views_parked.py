@@ -83,6 +83,29 @@ def test_lists_parked_records_oldest_first_with_age_badges_and_detail(
     view.grab()  # paints the badges without error
 
 
+def test_empty_parked_view_says_so_and_refresh_keeps_the_selection(
+    qtbot: QtBot, store: Store
+) -> None:
+    view = ParkedView(store)
+    qtbot.addWidget(view)
+    view.show()
+    empty = view.findChild(QLabel, "parked-empty")
+    qtbot.waitUntil(empty.isVisible, timeout=5000)
+    assert empty.text().startswith("Nothing parked — ")
+    _park(store, "fetch-cancels", "c-1", timedelta(hours=3))
+    _park(store, "fetch-cancels", "c-2", timedelta(hours=2))
+    view.refresh()
+    qtbot.waitUntil(lambda: view.model.rowCount() == 2, timeout=5000)
+    assert not empty.isVisible()
+    view.table.selectRow(1)
+    _park(store, "fetch-cancels", "c-0", timedelta(hours=9))  # older: lists first
+    view.refresh()
+    qtbot.waitUntil(lambda: view.model.rowCount() == 3, timeout=5000)
+    (selected,) = view.table.selectionModel().selectedRows()
+    assert view.model.record(selected.row()).remote_id == "c-2"
+    assert view.findChild(QLabel, "last-updated-parked").text() == "Updated just now"
+
+
 def test_console_shows_what_a_run_parked_until_the_order_arrives(
     qtbot: QtBot, make_console: Callable[..., Console]
 ) -> None:
