@@ -13,7 +13,7 @@ import os
 import re
 import tempfile
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -161,7 +161,7 @@ class Profile(BaseModel):
     @model_validator(mode="after")
     def _omnitron_unless_sandbox(self) -> Profile:
         if self.omnitron is None and not self.sandbox:
-            raise ValueError("omnitron: required unless sandbox = true")
+            raise ValueError("Omnitron settings are required unless sandbox = true")
         return self
 
 
@@ -233,6 +233,44 @@ def delete_profile(name: str, *, path: Path | None = None) -> None:
 OMNITRON_URL_LABEL = "Omnitron URL"
 CHANNEL_URL_LABEL = "Channel base URL"
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+# The Settings form's label of each profile field; fields the form does not show are
+# named by their key in profiles.toml.
+FIELD_LABELS: dict[str, str] = {
+    "name": "Name",
+    "omnitron": "Omnitron",
+    "omnitron.url": OMNITRON_URL_LABEL,
+    "omnitron.username": "Username",
+    "omnitron.channel_id": "Channel id",
+    "omnitron.catalog_id": "Catalog id",
+    "channel.adapter": "Adapter",
+    "channel.settings": "Channel settings",
+    "channel.settings.base_url": CHANNEL_URL_LABEL,
+    "workers": "Workers",
+}
+_SHOULD_BE = "Input should be "
+
+
+def field_problem(loc: Sequence[int | str], message: str, kind: str = "") -> str:
+    """One validation problem of a profile as a sentence naming the field as the form does.
+
+    ``loc``, ``message`` and ``kind`` are a pydantic error's ``loc``, ``msg`` and
+    ``type``: ``("omnitron", "channel_id")`` + ``missing`` reads "Channel id is
+    required", a ``gt`` bound "Channel id must be greater than 0".
+    """
+    key = ".".join(str(part) for part in loc)
+    label = FIELD_LABELS.get(key, key or "Profile")
+    # pydantic prefixes the messages of our own validators with "Value error, ".
+    text = message.removeprefix("Value error, ")
+    if kind == "missing" or (kind == "string_too_short" and "at least 1 character" in text):
+        return f"{label} is required"
+    if text.startswith(_SHOULD_BE):
+        return f"{label} must be {text.removeprefix(_SHOULD_BE)}"
+    if text[:1].islower():
+        # Our validators' messages continue the field's name ("must be an http:// URL").
+        return f"{label} {text}" if text.startswith(("must ", "required ")) else f"{label}: {text}"
+    return text  # a sentence that names its subject already ("Omnitron URL … is not …")
 
 
 def channel_urls(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -428,10 +466,10 @@ def _parse_profile(path: Path, name: str, table: dict[str, Any]) -> Profile:
     try:
         return Profile.model_validate({**table, "name": name})
     except ValidationError as exc:
+        # The file's key first (what to edit), then the sentence the form would show.
         problems = "; ".join(
             f"field {'.'.join(str(p) for p in err['loc']) or '(profile)'!r}: "
-            # pydantic prefixes the messages of our own validators with "Value error, ".
-            f"{err['msg'].removeprefix('Value error, ')}"
+            f"{field_problem(err['loc'], err['msg'], err['type'])}"
             for err in exc.errors()
         )
         raise ProfileError(f"{path}: profile {name!r}: {problems}") from None

@@ -247,7 +247,7 @@ def test_invalid_field_message(tmp_path: Path, before: str, after: str, field: s
 def test_real_profile_needs_omnitron(tmp_path: Path) -> None:
     path = tmp_path / "profiles.toml"
     path.write_text("[profiles.demo]\nworkers = 2\n")
-    with pytest.raises(ProfileError, match="omnitron: required unless sandbox"):
+    with pytest.raises(ProfileError, match="Omnitron settings are required unless sandbox"):
         load_profile("demo", path=path)
     path.write_text("[profiles.demo]\nsandbox = true\nworkers = 2\n")
     assert load_profile("demo", path=path).workers == 2
@@ -399,3 +399,16 @@ def test_allow_insecure_http_is_written_only_when_granted(tmp_path: Path) -> Non
     assert tables["trusted"]["allow_insecure_http"] is True
     assert load_profile("trusted", path=path).allow_insecure_http
     assert not load_profile("acme", path=path).allow_insecure_http
+
+
+def test_profile_problems_name_the_field_as_the_form_labels_it(tmp_path: Path) -> None:
+    path = tmp_path / "profiles.toml"
+    path.write_text(
+        '[profiles.acme]\nomnitron = { url = "https://omnitron.acme.example/", '
+        'username = "ops", catalog_id = 1 }\n'
+    )
+    with pytest.raises(ProfileError) as raised:
+        load_profiles(path)
+    message = str(raised.value)
+    assert message.endswith("profile 'acme': field 'omnitron.channel_id': Channel id is required")
+    assert "Field required" not in message

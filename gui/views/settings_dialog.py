@@ -2,27 +2,25 @@
 
 Profiles are read from and written to the profiles file of the :class:`Locations`
 passed in (``service.config``); passwords and API keys typed here go to the keyring
-through :class:`Secrets` and never into that file. Connection tests run on a
-``QThreadPool`` worker; the dialog only shows their one-line result.
+through :class:`Secrets` and never into that file. Connection tests run on the
+dialog's :class:`~gui.tasks.TaskRunner`; the dialog only shows their one-line result.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from pydantic import SecretStr, ValidationError
+from pydantic_core import ErrorDetails
 from PySide6.QtCore import (
     QEvent,
-    QObject,
     QRegularExpression,
-    QRunnable,
     QSettings,
     Qt,
-    QThreadPool,
     Signal,
 )
 from PySide6.QtGui import QFont, QRegularExpressionValidator
@@ -47,6 +45,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.icons import icon
+from gui.tasks import Task, TaskRunner
 from gui.theme import THEMES, repolish
 from gui.widgets.plain_text import plain_label, plain_tooltip
 from service.channel.registry import available_adapters
@@ -57,6 +56,7 @@ from service.config import (
     ProfileError,
     Secrets,
     delete_profile,
+    field_problem,
     load_profiles,
     save_profile,
 )
@@ -160,41 +160,6 @@ def _where(kind: str, profile: Profile, label: str) -> str:
     return f"{label} at {url.rstrip('/')}" if url else label
 
 
-class _ProbeSignals(QObject):
-    finished = Signal(str, bool, str)  # kind, ok, message
-
-    def __init__(self, parent: QObject) -> None:
-        super().__init__(parent)
-
-
-class _ConnectionProbe(QRunnable):
-    """Runs :func:`probe_connection` on a pool thread and reports through ``signals``.
-
-    ``signals`` is owned by the dialog (its Qt parent), so it is created and deleted
-    on the GUI thread whatever thread drops the last Python reference to it.
-    """
-
-    def __init__(
-        self,
-        signals: _ProbeSignals,
-        kind: str,
-        profile: Profile,
-        locations: Locations,
-        secrets: Secrets,
-        limits: ConnectionLimits,
-    ) -> None:
-        super().__init__()
-        self._signals = signals
-        self._args = (kind, profile, locations, secrets, limits)
-
-    def run(self) -> None:
-        """Probe, then emit ``finished`` (queued to the dialog's thread)."""
-        ok, message = probe_connection(*self._args)
-        # RuntimeError: the dialog was closed meanwhile; nobody is waiting for the answer.
-        with contextlib.suppress(RuntimeError):
-            self._signals.finished.emit(self._args[0], ok, message)
-
-
 class _FormError(ProfileError):
     """A profile form that does not validate; ``fields`` are the dotted field paths."""
 
@@ -232,7 +197,8 @@ class SettingsDialog(QDialog):
         self._limits = limits or ConnectionLimits()
         self._profiles: dict[str, Profile] = {}
         self._mode = "view"  # "view" | "add" | "edit"
-        self._probes: dict[str, _ProbeSignals] = {}
+        self._probes: dict[str, Task] = {}
+        self._runner = TaskRunner(max_threads=len(_KINDS), parent=self, name="connection-test")
 
         tabs = QTabWidget()
         tabs.setObjectName("settings-tabs")
@@ -647,10 +613,7 @@ class SettingsDialog(QDialog):
             return Profile.model_validate(data)
         except ValidationError as exc:
             fields = tuple(".".join(str(part) for part in err["loc"]) for err in exc.errors())
-            problems = "; ".join(
-                f"{name or 'profile'}: {_message(err['msg'])}"
-                for name, err in zip(fields, exc.errors(), strict=True)
-            )
+            problems = "; ".join(_message(err) for err in exc.errors())
             raise _FormError(problems, fields) from None
 
     def save_form(self) -> None:
@@ -733,11 +696,14 @@ class SettingsDialog(QDialog):
         self._set_test_state("running", f"{_LABELS[kind]}: connecting to {profile.name!r}…")
         self.test_omnitron_button.setEnabled(False)
         self.test_channel_button.setEnabled(False)
-        signals = _ProbeSignals(self)
-        signals.finished.connect(self._on_probe_finished)
-        self._probes[kind] = signals
-        QThreadPool.globalInstance().start(
-            _ConnectionProbe(signals, kind, profile, self._locations, secrets, self._limits)
+        # The worker gets plain arguments only, never the dialog.
+        probe = functools.partial(
+            probe_connection, kind, profile, self._locations, secrets, self._limits
+        )
+        self._probes[kind] = self._runner.submit(
+            probe,
+            on_done=lambda outcome: self._on_probe_finished(kind, *outcome),
+            on_failed=lambda message: self._on_probe_finished(kind, False, message),
         )
 
     def _test_omnitron(self) -> None:
@@ -751,9 +717,7 @@ class SettingsDialog(QDialog):
         return bool(self._probes)
 
     def _on_probe_finished(self, kind: str, ok: bool, message: str) -> None:
-        signals = self._probes.pop(kind, None)
-        if signals is not None:
-            signals.deleteLater()
+        self._probes.pop(kind, None)
         self._set_test_state("ok" if ok else "fail", message)
         self.test_omnitron_button.setEnabled(True)
         self.test_channel_button.setEnabled(True)
@@ -804,6 +768,6 @@ def _section(title: str) -> QLabel:
     return label
 
 
-def _message(text: str) -> str:
-    # pydantic prefixes messages of custom validators with "Value error, ".
-    return text.removeprefix("Value error, ")
+def _message(error: ErrorDetails) -> str:
+    """A validation error as the form says it: "Channel id is required"."""
+    return field_problem(error["loc"], error["msg"], error["type"])

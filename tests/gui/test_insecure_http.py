@@ -40,7 +40,7 @@ def test_settings_refuse_plain_http_until_allowed(
 
     error = find(dialog, QLabel, "settings-profile-error")
     assert error.text() == (
-        f"omnitron: Omnitron URL {PLAIN_URL}/ is not encrypted and not on this computer; "
+        f"Omnitron URL {PLAIN_URL}/ is not encrypted and not on this computer; "
         "use https://, or set allow_insecure_http = true in the profile if this network is "
         "trusted"
     )
@@ -69,7 +69,7 @@ def test_settings_refuse_credentials_in_the_channel_url(
 
     error = find(dialog, QLabel, "settings-profile-error")
     assert error.text() == (
-        "channel.settings: Channel base URL holds a user name or password; remove them "
+        "Channel base URL holds a user name or password; remove them "
         "from the URL (the password and API key go in the keyring)"
     )
     assert find(dialog, QLineEdit, "settings-channel-base-url").property("invalid") is True

@@ -250,8 +250,10 @@ def test_invalid_input_is_shown_inline_and_nothing_is_saved(
 
     error = find(dialog, QLabel, "settings-profile-error")
     assert error.isVisible()
-    assert "omnitron.channel_id" in error.text()
-    assert "omnitron.url" in error.text()
+    # Each field is named as the form labels it, not by its key in profiles.toml.
+    assert "Channel id must be greater than 0" in error.text()
+    assert "Omnitron URL must be an http:// or https:// URL" in error.text()
+    assert "omnitron." not in error.text()
     assert "\n" not in error.text()
     assert find(dialog, QLineEdit, "settings-omnitron-channel-id").property("invalid") is True
     assert not locations.config_file.exists()
