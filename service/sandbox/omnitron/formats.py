@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from service.text_fold import fold_case
+
 _CENT = Decimal("0.01")
 
 
@@ -51,6 +53,7 @@ def money(value: Any) -> str | None:
 def turkish_fold(text: str) -> str:
     """Case-fold with Turkish dotted/dotless i treated as one letter (İ, I, ı, i → i).
 
-    ``str.casefold`` maps ``İ`` to ``i̇`` and leaves ``ı`` alone, so it cannot be used.
+    ``str.casefold`` maps ``İ`` to ``i̇`` and leaves ``ı`` alone, so it cannot be used;
+    this is the service side's :func:`service.text_fold.fold_case`, shared.
     """
-    return text.replace("İ", "i").replace("I", "i").replace("ı", "i").replace("i̇", "i").casefold()
+    return fold_case(text)
