@@ -51,15 +51,18 @@ from service.omnitron.models import (
     OrderCreate,
     OrderItem,
     OrderItemUpdate,
+    Product,
     RetailStore,
     Township,
 )
 from service.omnitron.session import M, OmnitronSession
+from service.text_fold import fold_case
 
 log = logging.getLogger(__name__)
 
 SKU_CHUNK = 50  # remote ids per integration-action lookup, as the reference chunks them
 PK_CHUNK = 100  # ids per ``pk__in`` request
+PRODUCT_SEARCH_LIMIT = 20  # products per search field: a list to pick from, not a catalogue
 CANCELLED_STATUSES = frozenset({"50", "100"})  # cancellation waiting, cancelled
 
 
@@ -269,6 +272,46 @@ class OmnitronClient(OmnitronSession):
                     found.setdefault(action.remote_id, action.object_id)
         return found
 
+    def create_integration_action(
+        self,
+        content_type_name: str,
+        object_id: int,
+        remote_id: str,
+        *,
+        version_date: str | None = None,
+    ) -> IntegrationAction:
+        """Link Omnitron object ``object_id`` to the channel's ``remote_id`` — never twice.
+
+        The body is the one Akinon's channel app posts for products (docs/omnitron-api.md
+        §9). When the answer is lost or a 5xx, the channel's actions of that content
+        type with exactly ``remote_id`` are searched for this object before the POST
+        is sent again.
+        """
+        body = {
+            "content_type": content_type_name,
+            "channel_id": self.settings.channel_id,
+            "object_id": object_id,
+            "remote_id": remote_id,
+            "version_date": version_date,
+            "state": {},
+        }
+
+        def landed() -> IntegrationAction | None:
+            actions = self.find_integration_actions(content_type_name, remote_id=remote_id)
+            # Checked here too: an ignored filter must not pass off another link as ours.
+            return next(
+                (a for a in actions if a.object_id == object_id and a.remote_id == remote_id),
+                None,
+            )
+
+        return self.write_checked(
+            lambda: self.call_model(
+                IntegrationAction, "POST", self.channel_path("integration_actions/"), json=body
+            ),
+            landed,
+            f"integration action {content_type_name} {object_id} → {remote_id}",
+        )
+
     def object_ids_for_remote_id(self, content_type_name: str, remote_id: str) -> list[int]:
         """Omnitron pks linked to a channel id (sets (b), (c)); a line may map to several."""
         actions = self.find_integration_actions(content_type_name, remote_id=str(remote_id))
@@ -297,6 +340,33 @@ class OmnitronClient(OmnitronSession):
         return self.iter_models(
             IntegrationAction, self.channel_path("integration_actions/"), params
         )
+
+    # -- products ----------------------------------------------------------------------
+
+    def search_products(self, text: str, *, limit: int = PRODUCT_SEARCH_LIMIT) -> list[Product]:
+        """Products whose SKU or barcode is ``text`` or whose name contains it.
+
+        Three listings of the channel's products (``sku``, ``attributes__barcode``,
+        ``name__icontains``; docs/omnitron-api.md §9), the first page of each. Every
+        row is checked here as well, so a filter the server ignores adds nothing.
+        Exact SKU matches come first, then barcodes, then names.
+        """
+        wanted = text.strip()
+        if not wanted:
+            return []
+        key = fold_case(wanted)
+        path = self.channel_path("products/")
+        checks = (
+            ({"sku": wanted}, lambda p: fold_case(p.sku) == key),
+            ({"attributes__barcode": wanted}, lambda p: p.barcode == wanted),
+            ({"name__icontains": wanted}, lambda p: key in fold_case(p.name)),
+        )
+        found: dict[int, Product] = {}
+        for params, matches in checks:
+            for product in self.first_page(Product, path, params, limit=limit):
+                if matches(product):
+                    found.setdefault(product.pk, product)
+        return list(found.values())
 
     # -- customers and addresses -------------------------------------------------------
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
 
 from service.sandbox.omnitron.api_common import check_channel, get_or_404, list_answer
@@ -15,6 +15,7 @@ from service.sandbox.omnitron.batches import (
     patch_batch,
     serialize_batch,
 )
+from service.sandbox.omnitron.integration_actions import create_action
 from service.sandbox.omnitron.query import Field, Fields, column
 from service.sandbox.omnitron.schema import CONTENT_TYPE_IDS, CONTENT_TYPE_NAMES, content_type_model
 from service.sandbox.omnitron.state import SimState
@@ -111,6 +112,13 @@ def build_batch_router(state: SimState) -> APIRouter:
         with state.transaction():
             check_channel(state, channel_id)
             return list_answer(request, t.integration_actions, ACTION_FIELDS, serialize_action)
+
+    @router.post("/integration_actions/", status_code=201)
+    def post_action(channel_id: int, body: Annotated[Any, Body()]) -> JSONResponse:
+        """Link an existing object to the channel's id for it (a product to a SKU)."""
+        with state.transaction():
+            check_channel(state, channel_id)
+            return JSONResponse(serialize_action(create_action(state, channel_id, body)), 201)
 
     @router.get("/integration_actions/{pk}/")
     def get_action(channel_id: int, pk: int) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import Header, Request
+from starlette.datastructures import QueryParams
 
 from service.sandbox.omnitron.errors import ApiError, not_found
 from service.sandbox.omnitron.query import Fields, paginate, select
@@ -47,9 +48,14 @@ def list_answer(
     *,
     where: Callable[[Row], bool] | None = None,
     candidates: Iterable[int] | None = None,
+    params: QueryParams | None = None,
 ) -> dict[str, Any]:
-    """Filter, order and paginate a table as a DRF list view would."""
-    rows = select(table, fields, request.query_params, where=where, candidates=candidates)
+    """Filter, order and paginate a table as a DRF list view would.
+
+    ``params`` replaces the request's query (a route that renames a filter).
+    """
+    query = request.query_params if params is None else params
+    rows = select(table, fields, query, where=where, candidates=candidates)
     return paginate(rows, request.url, serialize)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
+from starlette.datastructures import QueryParams
 
 from service.sandbox.omnitron.api_common import check_channel, get_or_404, list_answer
 from service.sandbox.omnitron.errors import ApiError
@@ -34,6 +35,8 @@ PRODUCT_FIELDS: Fields = _id_fields(
     name=column("name"),
     base_code=column("base_code"),
     barcode=column("barcode"),
+    # Omnitron keeps a barcode among a product's attributes (docs/omnitron-api.md §9).
+    attributes__barcode=Field(lambda row: (row.get("attributes") or {}).get("barcode")),
     is_active=column("is_active", "bool"),
     modified_date=column("modified_date", "date"),
 )
@@ -144,10 +147,14 @@ def build_reference_router(state: SimState) -> APIRouter:
 
     @router.get(prefix + "/products/")
     def list_channel_products(channel_id: int, request: Request) -> dict[str, Any]:
-        """Products of the channel's catalogue."""
+        """Products of the channel's catalogue; a plain ``sku`` matches case-insensitively."""
+        # Omnitron documents ``sku`` as case-insensitive, ``sku__exact`` as exact.
+        params = QueryParams(
+            [("sku__iexact" if k == "sku" else k, v) for k, v in request.query_params.multi_items()]
+        )
         with state.transaction():
             check_channel(state, channel_id)
-            return list_answer(request, t.products, PRODUCT_FIELDS)
+            return list_answer(request, t.products, PRODUCT_FIELDS, params=params)
 
     @router.get(prefix + "/product_prices/")
     def list_prices(channel_id: int, request: Request) -> dict[str, Any]:
