@@ -16,7 +16,6 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from gui.garbage import collect_on_gui_thread
 from gui.main_window import MainWindow
 from gui.qt_libs import describe_missing, missing_xcb_packages
 from gui.session import ConsoleSession
@@ -84,7 +83,6 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     assert isinstance(app, QApplication)
     configure_application(app)
-    collect_on_gui_thread(app)
     settings = QSettings()
     apply_theme(app, str(settings.value(THEME_KEY, "system")))
 

@@ -95,6 +95,10 @@ class ConsoleSession(QObject):
 
         Call after the flows have stopped. Waits a bounded time for background work
         (an opening connection, a ping) first. Safe to call twice.
+
+        The session has no Qt parent, so Python owns it: left to the garbage collector,
+        its Qt object (with its runner) would be destroyed on whichever thread happens
+        to collect. It is deleted here, on the GUI thread, instead.
         """
         if self.state is SessionState.CLOSED:
             return
@@ -106,6 +110,7 @@ class ConsoleSession(QObject):
             self._stack.close()
         self._stack = self._connection = self._service = None
         self.store.close()
+        self.deleteLater()
 
     # -- what the window uses -------------------------------------------------------
 

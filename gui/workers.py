@@ -1,27 +1,25 @@
 """Background work for the GUI: a task runner and one lane per flow.
 
 Everything slow (opening the connection, pinging Omnitron, running a flow) runs on a
-``QThreadPool``. Results come back to the GUI thread only through queued signals,
-as typed payloads (:class:`Progress`, :class:`FlowEvent`, :class:`FlowResult`);
-code running in the background never touches a widget.
+:class:`~gui.tasks.TaskRunner` (the console's one background runner). Results come
+back to the GUI thread only through it, as typed payloads (:class:`Progress`,
+:class:`FlowEvent`, :class:`FlowResult`); code running in the background never
+touches a widget or any other Qt object of the window.
 
-:class:`TaskRunner` is the small general tool (think ``run_in_background`` with a
-done and a failed callback); :class:`FlowLanes` builds the flow lanes on it: at most
-one run per flow at a time, cancellable, with progress and events relayed.
+:class:`FlowLanes` builds the flow lanes on the runner: at most one run per flow at a
+time, cancellable, with progress and events relayed through a runner channel.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
-import traceback
-from collections.abc import Callable, Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
+from gui.tasks import Channel, TaskRunner
 from service.flows.context import CancelToken, FlowEvent, Progress, RunContext
 from service.flows.lease import LeaseBusy
 from service.flows.names import Flow
@@ -31,93 +29,6 @@ from service.order_service import OrderService
 from service.store_errors import StoreError
 
 _log = logging.getLogger(__name__)
-
-
-class _Task(QRunnable):
-    """Runs one callable and hands the outcome to its runner (from the worker thread)."""
-
-    def __init__(self, runner: TaskRunner, task_id: int, fn: Callable[[], Any]) -> None:
-        super().__init__()
-        # Not auto-deleted: the runner holds the only reference until the outcome has
-        # been delivered on the GUI thread, so Qt never sees a half-collected object.
-        self.setAutoDelete(False)
-        self._runner = runner
-        self._task_id = task_id
-        self._fn = fn
-
-    def run(self) -> None:
-        try:
-            result = self._fn()
-        except BaseException as exc:  # failures arrive as data, never lost in a thread
-            _log.error("background task failed", exc_info=exc)
-            self._runner._failed_in_worker.emit(self._task_id, _describe(exc))
-        else:
-            self._runner._done_in_worker.emit(self._task_id, result)
-
-
-def _describe(exc: BaseException) -> str:
-    """A one-line description of an unexpected exception for the operator."""
-    text = str(exc).strip() or "".join(traceback.format_exception_only(exc)).strip()
-    return f"{type(exc).__name__}: {' '.join(text.split())}"
-
-
-@dataclass(slots=True)
-class _Pending:
-    task: _Task
-    on_done: Callable[[Any], None] | None
-    on_failed: Callable[[str], None] | None
-
-
-class TaskRunner(QObject):
-    """Runs callables on its own thread pool and calls back on the GUI thread."""
-
-    # Emitted from worker threads; connected queued to the slots below.
-    _done_in_worker = Signal(int, object)
-    _failed_in_worker = Signal(int, str)
-
-    def __init__(self, max_threads: int = 4, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(max_threads)
-        self._ids = itertools.count(1)
-        self._pending: dict[int, _Pending] = {}
-        self._done_in_worker.connect(self._deliver_done, Qt.ConnectionType.QueuedConnection)
-        self._failed_in_worker.connect(self._deliver_failed, Qt.ConnectionType.QueuedConnection)
-
-    def submit(
-        self,
-        fn: Callable[[], Any],
-        *,
-        on_done: Callable[[Any], None] | None = None,
-        on_failed: Callable[[str], None] | None = None,
-    ) -> None:
-        """Run ``fn()`` in the background; ``on_done(result)`` or ``on_failed(message)``
-        is then called on the GUI thread."""
-        task_id = next(self._ids)
-        task = _Task(self, task_id, fn)
-        self._pending[task_id] = _Pending(task, on_done, on_failed)
-        self._pool.start(task)
-
-    @property
-    def busy(self) -> bool:
-        """Whether a task is running or its outcome not yet delivered."""
-        return bool(self._pending)
-
-    def wait(self, timeout_ms: int) -> bool:
-        """Block until every task has returned (not delivered); ``False`` on timeout."""
-        return self._pool.waitForDone(timeout_ms)
-
-    @Slot(int, object)
-    def _deliver_done(self, task_id: int, result: object) -> None:
-        pending = self._pending.pop(task_id, None)
-        if pending is not None and pending.on_done is not None:
-            pending.on_done(result)
-
-    @Slot(int, str)
-    def _deliver_failed(self, task_id: int, message: str) -> None:
-        pending = self._pending.pop(task_id, None)
-        if pending is not None and pending.on_failed is not None:
-            pending.on_failed(message)
 
 
 class SessionState(StrEnum):
@@ -175,6 +86,8 @@ class _Lane:
     """The run in progress on one flow's lane."""
 
     cancel: CancelToken
+    # Progress and events from the run's threads to the GUI thread.
+    channel: Channel
     last_progress: Progress | None = None
     # Waiting for another run's lease (queued), not running yet.
     waiting: bool = False
@@ -207,17 +120,11 @@ class FlowLanes(QObject):
     store_failed = Signal(object, object)  # Flow, StoreError: the local store cannot be used
     idle_changed = Signal()  # the set of running flows changed
 
-    # Emitted by the flows' callbacks on worker threads; relayed queued.
-    _progress_in_worker = Signal(object, object)
-    _event_in_worker = Signal(object, object)
-
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         # A thread per flow at most: different flows may run side by side.
-        self._runner = TaskRunner(max_threads=len(Flow), parent=self)
+        self._runner = TaskRunner(max_threads=len(Flow), parent=self, name="flow")
         self._lanes: dict[Flow, _Lane] = {}
-        self._progress_in_worker.connect(self._relay_progress, Qt.ConnectionType.QueuedConnection)
-        self._event_in_worker.connect(self._relay_event, Qt.ConnectionType.QueuedConnection)
 
     def running(self) -> frozenset[Flow]:
         """The flows with a run in progress."""
@@ -245,13 +152,7 @@ class FlowLanes(QObject):
         """
         if flow in self._lanes:
             return False
-        lane = _Lane(CancelToken())
-        self._lanes[flow] = lane
-        ctx = RunContext(
-            on_progress=lambda p: self._progress_in_worker.emit(flow, p),
-            on_event=lambda e: self._event_in_worker.emit(flow, e),
-            cancel=lane.cancel,
-        )
+        ctx = self._open_lane(flow)
         self._runner.submit(
             lambda: _run_or_busy(service, flow, options, ctx),
             on_done=lambda result: self._finish(flow, result),
@@ -260,6 +161,53 @@ class FlowLanes(QObject):
         self.started.emit(flow)
         self.idle_changed.emit()
         return True
+
+    def start_retry(
+        self,
+        flow: Flow,
+        service: OrderService,
+        options: FlowOptions,
+        *,
+        report_ids: Sequence[int] = (),
+        cause: str | None = None,
+        cause_value: str | None = None,
+    ) -> bool:
+        """Retry failed items of ``flow`` on its lane, as a run of that flow.
+
+        The items are those of ``report_ids``, or of the open problem ``cause`` /
+        ``cause_value`` (``OrderService.retry``). Same signals as :meth:`start`;
+        ``False`` (and nothing started) when the lane is busy.
+        """
+        if flow in self._lanes:
+            return False
+        ctx = self._open_lane(flow)
+        ids = tuple(report_ids)
+
+        def retry() -> FlowResult | LeaseBusy | StoreError:
+            try:
+                return service.retry(
+                    report_ids=ids, cause=cause, cause_value=cause_value, ctx=ctx, options=options
+                )
+            except (LeaseBusy, StoreError) as refusal:
+                return refusal
+
+        self._runner.submit(
+            retry,
+            on_done=lambda result: self._finish(flow, result),
+            on_failed=lambda message: self._crash(flow, message),
+        )
+        self.started.emit(flow)
+        self.idle_changed.emit()
+        return True
+
+    def _open_lane(self, flow: Flow) -> RunContext:
+        """Make ``flow``'s lane; the run's context reports through its channel.
+
+        The context holds no Qt object: the flows call it on their own threads."""
+        channel = self._runner.channel(lambda payload: self._relay(flow, payload))
+        lane = _Lane(CancelToken(), channel)
+        self._lanes[flow] = lane
+        return RunContext(on_progress=channel.send, on_event=channel.send, cancel=lane.cancel)
 
     def cancel(self, flow: Flow) -> bool:
         """Ask ``flow``'s run to stop at its next safe point; ``False`` if none runs."""
@@ -278,22 +226,24 @@ class FlowLanes(QObject):
         """Block until every run has returned; ``False`` when ``timeout_ms`` passed first."""
         return self._runner.wait(timeout_ms)
 
-    @Slot(object, object)
-    def _relay_progress(self, flow: Flow, progress: Progress) -> None:
+    def _relay(self, flow: Flow, payload: Progress | FlowEvent) -> None:
         lane = self._lanes.get(flow)
-        if lane is not None:
-            lane.last_progress = progress
-        self.progress.emit(flow, progress)
+        if isinstance(payload, Progress):
+            if lane is not None:
+                lane.last_progress = payload
+            self.progress.emit(flow, payload)
+            return
+        if lane is not None and payload.kind in ("run.waiting", "run.started"):
+            lane.waiting = payload.kind == "run.waiting"
+        self.event.emit(flow, payload)
 
-    @Slot(object, object)
-    def _relay_event(self, flow: Flow, event: FlowEvent) -> None:
-        lane = self._lanes.get(flow)
-        if lane is not None and event.kind in ("run.waiting", "run.started"):
-            lane.waiting = event.kind == "run.waiting"
-        self.event.emit(flow, event)
+    def _close_lane(self, flow: Flow) -> None:
+        lane = self._lanes.pop(flow, None)
+        if lane is not None:
+            self._runner.close_channel(lane.channel)
 
     def _finish(self, flow: Flow, result: FlowResult | LeaseBusy | StoreError) -> None:
-        self._lanes.pop(flow, None)
+        self._close_lane(flow)
         if isinstance(result, LeaseBusy):
             self.busy.emit(flow, result)
         elif isinstance(result, StoreError):
@@ -303,6 +253,6 @@ class FlowLanes(QObject):
         self.idle_changed.emit()
 
     def _crash(self, flow: Flow, message: str) -> None:
-        self._lanes.pop(flow, None)
+        self._close_lane(flow)
         self.crashed.emit(flow, message)
         self.idle_changed.emit()

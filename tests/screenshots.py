@@ -21,7 +21,6 @@ from PySide6.QtCore import QEventLoop, QSettings, QTimer
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QRadioButton, QTableView, QWidget
 
-from gui.garbage import collect_on_gui_thread
 from gui.main_window import MainWindow
 from gui.session import ConsoleSession
 from gui.theme import apply_theme
@@ -251,7 +250,6 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0]])
     assert isinstance(app, QApplication)
     app.setApplicationName("ChannelDesk")
-    collect_on_gui_thread(app)
     take(args.outdir, args.theme)
     return 0
 

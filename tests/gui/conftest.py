@@ -6,7 +6,6 @@ data and profiles under ``tmp_path`` too. Waits are on signals, never sleeps.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,17 +31,15 @@ READY_TIMEOUT_MS = 30_000
 
 
 @pytest.fixture(autouse=True)
-def gc_on_the_gui_thread(qapp: QApplication) -> Iterator[None]:
-    """Collect garbage only on the GUI thread, as the application does (gui/garbage.py).
+def delete_widgets_on_the_gui_thread(qapp: QApplication) -> Iterator[None]:
+    """After each test, delete the widgets it closed here, on the GUI thread.
 
-    Pool threads (flows, connection tests, store readers) must never run a collection
-    while the GUI thread deletes widgets of an earlier test.
+    Garbage collection stays automatic (it may run on any thread): what a test leaves
+    behind must be Qt objects already deleted, never live ones a worker's collection
+    would destroy (tests/gui/test_ownership.py).
     """
-    gc.disable()
     yield
     QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    gc.collect()
-    gc.enable()
 
 
 @dataclass

@@ -217,7 +217,7 @@ def test_geometry_splitters_and_last_tab_are_restored(
 
     first = open_window()
     # Small, so the offscreen screen (800x800) holds it: unlike the default 1100x720.
-    size = first.minimumSizeHint().expandedTo(QSize(600, 600))
+    size = first.minimumSize().expandedTo(QSize(600, 600))
     first.resize(size)
     qtbot.waitUntil(lambda: first.size() == size)
     first.tabs.setCurrentWidget(first.runs_view)

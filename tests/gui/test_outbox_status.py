@@ -48,14 +48,15 @@ def test_status_bar_shows_the_outbox_and_leads_to_the_refused_reports(
         )
         writer.mark_dead(refused, "POST error_reports/: unexpected HTTP 413: too large")
     console.window.refresh_views()
+    # Counted off the GUI thread.
+    qtbot.waitUntil(lambda: indicator.text() == "Outbox: 1 waiting, 1 refused")
     assert not indicator.isHidden()
-    assert indicator.text() == "Outbox: 1 waiting, 1 refused"
     assert indicator.textFormat() is Qt.TextFormat.PlainText
 
     # The next run delivers the waiting one; the refused one stays, and says so.
     result = click_run(qtbot, console, Flow.FETCH_ORDERS)
     assert result.outcome is RunOutcome.COMPLETED, result.message
-    assert indicator.text() == "Outbox: 0 waiting, 1 refused"
+    qtbot.waitUntil(lambda: indicator.text() == "Outbox: 0 waiting, 1 refused")
     api = OmnitronApi(console.omnitron_url)
     try:
         held = api.results(api.ch("error_reports/"), {"error_code": "run0-FetchOrders-waiting"})
