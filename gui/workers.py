@@ -23,6 +23,7 @@ from gui.tasks import Channel, TaskRunner
 from service.flows.context import CancelToken, FlowEvent, Progress, RunContext
 from service.flows.lease import LeaseBusy
 from service.flows.names import Flow
+from service.flows.registry import spec
 from service.flows.result import FlowResult
 from service.flows.run import FlowOptions
 from service.order_service import OrderService
@@ -42,7 +43,7 @@ class SessionState(StrEnum):
 
 def flow_title(flow: Flow) -> str:
     """The flow's name as people read it: ``fetch-orders`` → ``Fetch orders``."""
-    return flow.value.replace("-", " ").capitalize()
+    return spec(flow).title
 
 
 def preflight(
