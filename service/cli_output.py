@@ -33,13 +33,15 @@ def result_json(result: FlowResult, profile: str) -> dict[str, Any]:
         "flow": result.flow.value,
         "profile": profile,
         "run_id": result.run_id,
-        "outcome": result.outcome.value,
+        # completed, completed_with_failures, failed, cancelled or interrupted.
+        "outcome": result.outcome_key,
         "message": result.message,
         "counts": {
             "created": result.created,
             "updated": result.updated,
             "skipped": result.skipped,
             "failed": result.failed,
+            "waiting": result.waiting,
         },
         "batches": [batch.model_dump(mode="json") for batch in result.batches],
         "error_reports": result.error_count,
@@ -49,11 +51,12 @@ def result_json(result: FlowResult, profile: str) -> dict[str, Any]:
 
 def result_text(result: FlowResult, profile: str, outbox: OutboxCounts | None = None) -> list[str]:
     """A run's outcome in a few lines for people (with the outbox, when it holds reports)."""
+    waiting = f", {result.waiting} still waiting" if result.waiting else ""
     lines = [
-        f"{result.flow.value} {result.outcome.value} in {result.duration_s:.1f}s "
+        f"{result.flow.value} {result.outcome_label} in {result.duration_s:.1f}s "
         f"(run {result.run_id}, profile {profile})",
         f"  {result.created} created, {result.updated} updated, {result.skipped} skipped, "
-        f"{result.failed} failed; {result.error_count} error reports",
+        f"{result.failed} failed{waiting}; {result.error_count} error reports",
     ]
     for batch in result.batches:
         failed = f", {batch.failed_objects} failed" if batch.failed_objects else ""
@@ -186,10 +189,13 @@ class ProgressBar:
             filled = width * done // p.total
             bar = "[" + "#" * filled + "-" * (width - filled) + "]"
             text = f"{self._label} {bar} {done}/{p.total}"
+            if p.current:
+                text += f"  {p.current}"
         else:
-            text = f"{self._label} {p.done} done"
-        if p.current:
-            text += f"  {p.current}"
+            # The total is unknown (a stream): as the console says it.
+            text = f"{self._label} {p.done} processed"
+            if p.current:
+                text += f" · current: {p.current}"
         return text[:columns]
 
 

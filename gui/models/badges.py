@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtGui import QColor
 
+from service.flows.outcome import BAD, NEUTRAL, OK, WARN, RunLike, describe_outcome
+
 # kind → (fill, text) for a light palette and for a dark one; text contrast ≥ 4.5:1.
 _LIGHT: dict[str, tuple[str, str]] = {
     "success": ("#d3f1dc", "#13653a"),
@@ -28,13 +30,34 @@ BATCH_STATUS_KINDS: dict[str, str] = {
     "done": "success",
     "fail": "danger",
 }
+# The stored outcome alone; outcome_badge() also reads the counts (failures: amber).
 RUN_OUTCOME_KINDS: dict[str, str] = {
     "running": "info",
     "completed": "success",
     "failed": "danger",
     "cancelled": "neutral",
-    "interrupted": "warning",
+    "interrupted": "danger",
 }
+
+# An outcome's tone (service/flows/outcome.py) → the badge kind showing it.
+TONE_KINDS: dict[str, str] = {
+    OK: "success",
+    WARN: "warning",
+    BAD: "danger",
+    NEUTRAL: "neutral",
+}
+
+
+def outcome_badge(run: RunLike) -> tuple[str, str]:
+    """The (label, badge kind) of a run's outcome: "completed with 3 failures" is amber.
+
+    ``run`` is a ``FlowResult`` or a stored ``RunRecord``; a running run is ``info``.
+    """
+    if str(run.outcome) == "running":
+        return "running", RUN_OUTCOME_KINDS["running"]
+    text = describe_outcome(run)
+    return text.label, TONE_KINDS.get(text.tone, "neutral")
+
 
 # Rows that need attention (a batch pending too long): amber, translucent so the
 # text keeps the palette's own colour in light and dark themes alike.

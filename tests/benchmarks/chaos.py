@@ -198,7 +198,10 @@ def run(
             if complete_after is None and state["created_once"] == state["valid_orders"]:
                 complete_after = len(calm)
             last = calm[-1]
-            if last.get("outcome") == "completed" and last["counts"]["created"] == 0:
+            if (
+                last.get("outcome") in ("completed", "completed_with_failures")
+                and last["counts"]["created"] == 0
+            ):
                 break
         return {
             "orders": orders,
