@@ -12,6 +12,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from service.report_causes import classify
 from service.report_search import searchable_values
 
 Migration = Callable[[sqlite_utils.Database], None]
@@ -271,7 +272,28 @@ _V3_SEARCH: tuple[str, ...] = (
 )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_initial, _v2_integrity, _v3_operator_loop)
+def _v4_classify_causes(db: sqlite_utils.Database) -> None:
+    """Give every failure report stored before causes existed its cause and value.
+
+    The cause is read from the description the flow wrote (:mod:`service.report_causes`),
+    so an old store shows its failures as problems too. Successes keep ``''``.
+    """
+    rows = db.execute(
+        "SELECT id, description FROM error_reports WHERE is_ok = 0 AND cause = ''"
+    ).fetchall()
+    updates = []
+    for pk, description in rows:
+        cause, value = classify(description or "")
+        updates.append((cause.value, value, pk))
+    db.conn.executemany("UPDATE error_reports SET cause = ?, cause_value = ? WHERE id = ?", updates)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _v1_initial,
+    _v2_integrity,
+    _v3_operator_loop,
+    _v4_classify_causes,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
+from service.causes import Cause
 from service.channel.models import OrderUpdateResult
 from service.flows.batch import BatchSession
 from service.flows.run import FlowRun
@@ -208,7 +209,8 @@ def _report_refused(
         subject=order.subject,
         description=description,
         raw=raw,
-        raw_payload=None if result is None else result.model_dump(mode="json"),
+        answer=None if result is None else result.model_dump(mode="json"),
+        cause=Cause.CHANNEL_REFUSED,
         content_type=ORDER,
         object_id=order.pk,
         modified_date=order.version_date,

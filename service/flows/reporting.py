@@ -43,12 +43,14 @@ from service.bounded_text import (
     SUBJECT_LIMIT,
     truncate_text,
 )
+from service.causes import Cause
 from service.flows.context import RunContext
 from service.flows.names import Flow
 from service.net.exchange import RawExchange
 from service.omnitron.client import OmnitronClient
 from service.omnitron.errors import OmnitronError, OmnitronNotFound, OmnitronUnavailable
 from service.omnitron.models.error_report import ErrorReportCreate
+from service.report_causes import classify
 from service.store import NewErrorReport, OutboxCounts, Store, StoredErrorReport
 
 Side = Literal["channel", "omnitron"]
@@ -94,17 +96,31 @@ class ErrorReporter:
         self.is_success_log = is_success_log
         self._lock = threading.Lock()
         self._failure_ids: list[int] = []
+        # Subjects that failed in this run: a later "went through" of the same subject
+        # in this run (a record applied in part) must not resolve that fresh failure.
+        self._failed_subjects: set[str] = set()
         # Once Omnitron could not take a report, the rest of the run's reports go
         # straight to the outbox instead of each waiting out the retries.
         self._omnitron_down = False
         self._lookup_refused = False  # said once per run, not once per report
         self._batch_pk: int | None = None
         self._prefix = f"run{run_id}"
+        self._open_batch: Callable[[], object] | None = None
 
     def use_batch(self, pk: int, local_batch_id: str) -> None:
         """Prefix later codes with this batch's id and point batch-level reports at it."""
         self._batch_pk = pk
         self._prefix = local_batch_id
+
+    def open_batch_on_write(self, opener: Callable[[], object] | None) -> None:
+        """Call ``opener`` before each new report is written; ``None`` stops that.
+
+        The run's batch is created lazily (:class:`~service.flows.batch.LazyBatch`):
+        ``opener`` creates it on the first report (which then carries its id, via
+        :meth:`use_batch`) and is a no-op afterwards. A touched repeat writes nothing,
+        so it opens nothing.
+        """
+        self._open_batch = opener
 
     @property
     def failure_ids(self) -> tuple[int, ...]:
@@ -121,21 +137,33 @@ class ErrorReporter:
         subject: str = "",
         raw: RawExchange | None = None,
         raw_payload: Any = None,
+        answer: Any = None,
         content_type: str = BATCH_MODEL,
         object_id: int | None = None,
         modified_date: str | datetime | None = None,
         once: bool = False,
+        cause: Cause | None = None,
+        cause_value: str = "",
     ) -> int:
         """Record a failure; returns the store id of its report.
 
-        ``raw`` is the exchange that failed; ``raw_payload`` (e.g. the channel's order
-        JSON) replaces its response text when there was no failing call. With ``once``,
+        ``cause`` is one of :class:`Cause` with ``cause_value`` what was not found or
+        refused (the city ``Istambul``); without one it is read from ``description``.
+        ``raw`` is the exchange that failed: its request and the answer (Omnitron's or
+        the channel's). Without a failing call, ``raw_payload`` — what we were given,
+        e.g. the channel's order JSON — is the raw request, and ``answer`` (the other
+        side's verdict on it, e.g. the channel's per-order result) the raw response.
+        With ``once``,
         the same failure of the same subject already on record (a re-fetched record, a
         parked order retried) is only touched: the operator sees one report that keeps
         being seen, not a new one per run.
         """
         description = truncate_text(description, DESCRIPTION_LIMIT)
         subject = truncate_text(subject, SUBJECT_LIMIT)
+        if cause is None:
+            cause, cause_value = classify(description)
+        with self._lock:
+            self._failed_subjects.add(subject)
         if once:
             existing = self._store.find_open_report(self._flow.value, subject, description)
             if existing is not None:
@@ -150,9 +178,12 @@ class ErrorReporter:
             subject=subject,
             raw=raw,
             raw_payload=raw_payload,
+            answer=answer,
             content_type=content_type,
             object_id=object_id,
             modified_date=modified_date,
+            cause=cause.value,
+            cause_value=truncate_text(cause_value, SUBJECT_LIMIT),
         )
         with self._lock:
             self._failure_ids.append(report_id)
@@ -182,10 +213,26 @@ class ErrorReporter:
             subject=subject,
             raw=raw,
             raw_payload=None,
+            answer=None,
             content_type=content_type,
             object_id=object_id,
             modified_date=modified_date,
         )
+
+    def resolved(self, subject: str) -> int:
+        """``subject`` went through in this flow: its open failure reports are resolved.
+
+        A subject that failed earlier in this same run stays open.
+        """
+        with self._lock:
+            if subject in self._failed_subjects:
+                return 0
+        count = self._store.resolve_reports(self._flow.value, subject)
+        if count:
+            self._ctx.event(
+                "report.resolved", subject, f"{subject}: went through; its failure is resolved."
+            )
+        return count
 
     def deliver_outbox(self) -> int:
         """Post reports earlier runs left in the outbox, oldest first; how many arrived.
@@ -224,17 +271,25 @@ class ErrorReporter:
         subject: str,
         raw: RawExchange | None,
         raw_payload: Any,
+        answer: Any,
         content_type: str,
         object_id: int | None,
         modified_date: str | datetime | None,
+        cause: str = "",
+        cause_value: str = "",
     ) -> int:
         description = truncate_text(description, DESCRIPTION_LIMIT)
         subject = truncate_text(subject, SUBJECT_LIMIT)
+        if self._open_batch is not None:
+            self._open_batch()
         code = report_code(self._prefix, side, command, subject)
         raw_request = raw.request if raw else ""
         raw_response = raw.response if raw else ""
-        if raw_payload is not None:
-            raw_response = _as_text(raw_payload)
+        if raw is None and raw_payload is not None:
+            # No call failed: what we were given is the request of this item.
+            raw_request = _as_text(raw_payload)
+        if raw is None and answer is not None:
+            raw_response = _as_text(answer)
         raw_request = truncate_text(raw_request, RAW_TEXT_LIMIT)
         raw_response = truncate_text(raw_response, RAW_TEXT_LIMIT)
         if object_id is None:
@@ -264,6 +319,8 @@ class ErrorReporter:
                 raw_request=raw_request,
                 raw_response=raw_response,
                 omnitron_payload=payload,
+                cause=cause,
+                cause_value=cause_value,
             )
         )
         self._deliver(self._store.get_error_report(report_id))

@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from service.causes import Cause
 from service.channel.models import OrderStatusUpdate, OrderStatusUpdateItem, SendResult
 from service.flows.batch import BatchSession
 from service.flows.channel_results import (
@@ -238,7 +239,8 @@ def _await_remote(
             side="channel",
             subject=order.subject,
             description=description,
-            raw_payload=result.model_dump(mode="json"),
+            answer=result.model_dump(mode="json"),
+            cause=Cause.CHANNEL_REFUSED,
             content_type=ORDER,
             object_id=order.pk,
             modified_date=order.version_date,

@@ -136,7 +136,10 @@ def test_fetch_orders_creates_good_orders_and_reports_broken_ones(
     for brief in broken:
         report = by_subject[brief["number"]]
         assert brief["number"] in report.description
-        assert report.raw_response  # the channel's order payload
+        # The channel's order (or the listing call that brought it) is the raw request.
+        assert report.raw_request
+        assert brief["number"] in report.raw_request + report.raw_response
+        assert report.cause
     causes = " | ".join(r.description for r in failures)
     for cause in (
         "'Istambul' not found",

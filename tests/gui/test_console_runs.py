@@ -72,21 +72,22 @@ def test_fetch_orders_creates_orders_and_shows_the_summary(
         ErrorQuery(is_ok=False, run_id=result.run_id)
     )
     assert len({r.subject for r in reports}) >= result.failed
-    with_response = next(r for r in reports if r.raw_response)
+    # (the channel's order, or the call that failed, is the raw request)...
+    with_request = next(r for r in reports if r.raw_request)
     # ...listed by the Error reports view (refreshed when the run finished), whose
-    # detail pane shows the raw response and links to the batch.
+    # detail pane shows the raw request and links to the batch.
     errors = console.window.errors_view
     console.window.tabs.setCurrentWidget(errors)
     table = console.find(QTableView, "errors-table")
-    qtbot.waitUntil(lambda: errors.model.row_of(with_response.id) is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: errors.model.row_of(with_request.id) is not None, timeout=10_000)
     listed = {record.id for record in errors.model.records()}
     assert {r.id for r in reports} <= listed
-    row = errors.model.row_of(with_response.id)
+    row = errors.model.row_of(with_request.id)
     assert row is not None
     table.selectRow(row)
-    response = console.find(QPlainTextEdit, "error-response").toPlainText()
-    assert response
-    assert response.split()[0] in with_response.raw_response
+    request = console.find(QPlainTextEdit, "error-request").toPlainText()
+    assert request
+    assert request.split()[0] in with_request.raw_request
     shown: list[int] = []
     console.window.batches_view.show_batch = shown.append  # type: ignore[method-assign]
     qtbot.mouseClick(console.find(QPushButton, "error-open-batch"), Qt.MouseButton.LeftButton)

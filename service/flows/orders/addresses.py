@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from service.causes import Cause
 from service.channel.models import ChannelAddress
 from service.flows.orders.errors import OrderRejected
 from service.flows.orders.lookups import Memo, OrderLookups
@@ -37,7 +38,9 @@ class AddressBook:
             return self._posted.get(key, lambda: self._omnitron.create_address(body))
         except (OmnitronBadRequest, OmnitronNotFound) as exc:
             raise OrderRejected(
-                f"order {number}: Omnitron refused the {role} address: {exc}", raw=exc.exchange
+                f"order {number}: Omnitron refused the {role} address: {exc}",
+                cause=Cause.OMNITRON_REFUSED,
+                raw=exc.exchange,
             ) from None
 
     def build(
@@ -48,14 +51,21 @@ class AddressBook:
         where = f"order {number}: {role} address"
         country = lookups.country(address.country or "tr")
         if country is None:
-            raise OrderRejected(f"{where}: country {address.country!r} not found")
+            raise OrderRejected(
+                f"{where}: country {address.country!r} not found",
+                cause=Cause.UNKNOWN_COUNTRY,
+                value=address.country or "",
+            )
         city = lookups.city(country.pk, address.city)
         if city is None:
             lookups.report_missing_location(
                 LocationKind.CITY, name=address.city, country_id=country.pk
             )
             raise OrderRejected(
-                f"order {number}: city {address.city!r} not found in {country.name or country.code}"
+                f"order {number}: city {address.city!r} not found in "
+                f"{country.name or country.code}",
+                cause=Cause.UNKNOWN_CITY,
+                value=address.city,
             )
         township_pk = district_pk = None
         if address.township:
@@ -65,7 +75,9 @@ class AddressBook:
                     LocationKind.TOWNSHIP, name=address.township, city_id=city.pk
                 )
                 raise OrderRejected(
-                    f"order {number}: township {address.township!r} not found in {city.name}"
+                    f"order {number}: township {address.township!r} not found in {city.name}",
+                    cause=Cause.UNKNOWN_TOWNSHIP,
+                    value=address.township,
                 )
             township_pk = township.pk
         if address.district and township_pk is not None:
@@ -79,7 +91,9 @@ class AddressBook:
                 )
                 raise OrderRejected(
                     f"order {number}: district {address.district!r} not found in "
-                    f"{address.township}, {city.name}"
+                    f"{address.township}, {city.name}",
+                    cause=Cause.UNKNOWN_DISTRICT,
+                    value=address.district,
                 )
             district_pk = district.pk
         store_pk = None

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
+from service.causes import Cause
 from service.channel.models import ChannelOrder
 from service.flows.orders.addresses import AddressBook
 from service.flows.orders.customers import CustomerBook
@@ -189,15 +190,26 @@ class OrderCreator:
         # Mapping problems first: a bad order costs no customer or address.
         cargo_code = channel_order.cargo_company
         if not cargo_code:
-            raise OrderRejected(f"order {number}: no cargo company given")
+            raise OrderRejected(
+                f"order {number}: no cargo company given", cause=Cause.UNKNOWN_CARGO
+            )
         cargo = lookups.cargo_company(cargo_code)
         if cargo is None:
-            raise OrderRejected(f"order {number}: cargo company {cargo_code!r} not found")
+            raise OrderRejected(
+                f"order {number}: cargo company {cargo_code!r} not found",
+                cause=Cause.UNKNOWN_CARGO,
+                value=cargo_code,
+            )
         products = lookups.product_ids(line.product for line in channel_order.lines)
         unmapped = [sku for sku, pk in products.items() if pk is None]
         if unmapped:
             listed = ", ".join(repr(sku) for sku in unmapped)
-            raise OrderRejected(f"order {number}: product not found for SKU {listed}")
+            # One problem per SKU: the first one; once it is mapped, a retry names the next.
+            raise OrderRejected(
+                f"order {number}: product not found for SKU {listed}",
+                cause=Cause.UNMAPPED_SKU,
+                value=unmapped[0],
+            )
         catalog = lookups.catalog()
 
         _, identifier = self.customers.identifier(channel_order.customer)
@@ -223,7 +235,9 @@ class OrderCreator:
             order = self._omnitron.create_order(body)
         except (OmnitronBadRequest, OmnitronNotFound) as exc:
             raise OrderRejected(
-                f"order {number}: Omnitron refused the order: {exc}", raw=exc.exchange
+                f"order {number}: Omnitron refused the order: {exc}",
+                cause=Cause.OMNITRON_REFUSED,
+                raw=exc.exchange,
             ) from None
         self._run.ctx.event(
             "order.created", number, f"Created order {number} in Omnitron (pk {order.pk})."
@@ -242,6 +256,8 @@ class OrderCreator:
         except OmnitronMultipleFound as exc:
             raise OrderRejected(
                 f"order {number}: Omnitron holds several orders with this number",
+                cause=Cause.DUPLICATE_NUMBER,
+                value=number,
                 raw=exc.exchange,
             ) from None
 
@@ -252,7 +268,9 @@ class OrderCreator:
         if linked_to is not None and linked_to != remote_id:
             raise OrderRejected(
                 f"order {number}: the number is already used by Omnitron order {existing.pk} "
-                f"(channel order {linked_to}), not channel order {remote_id}"
+                f"(channel order {linked_to}), not channel order {remote_id}",
+                cause=Cause.DUPLICATE_NUMBER,
+                value=number,
             )
         if any(a.remote_id == remote_id and a.status == IntegrationStatus.SUCCESS for a in actions):
             self._run.ctx.event(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from service.causes import Cause
 from service.channel.models import ChannelCustomer
 from service.flows.orders.errors import OrderRejected
 from service.flows.orders.lookups import OrderLookups
@@ -37,7 +38,10 @@ class CustomerBook:
         """The Omnitron customer for ``customer``: found and updated, or created."""
         field, value = self.identifier(customer)
         if not value:
-            raise OrderRejected(f"order {number}: the customer has no {field.replace('_', ' ')}")
+            raise OrderRejected(
+                f"order {number}: the customer has no {field.replace('_', ' ')}",
+                cause=Cause.MISSING_PHONE if field == "phone_number" else Cause.MISSING_EMAIL,
+            )
         with self._lock:
             found = self._known.get(value)
         try:
@@ -61,11 +65,14 @@ class CustomerBook:
                     found = self._omnitron.patch_customer(found.pk, changes)
         except OmnitronMultipleFound as exc:
             raise OrderRejected(
-                f"order {number}: several customers have {field} {value!r}", raw=exc.exchange
+                f"order {number}: several customers have {field} {value!r}",
+                cause=Cause.OMNITRON_REFUSED,
+                raw=exc.exchange,
             ) from None
         except OmnitronBadRequest as exc:
             raise OrderRejected(
                 f"order {number}: Omnitron refused the customer {value!r}: {exc}",
+                cause=Cause.OMNITRON_REFUSED,
                 raw=exc.exchange,
             ) from None
         with self._lock:
