@@ -35,6 +35,8 @@ from service.store_errors import (
 from service.store_records import (
     BATCH_ORDER_COLUMNS,
     FINAL_OUTCOMES,
+    PROBLEM_SUBJECTS,
+    Alias,
     BatchEvent,
     BatchMirror,
     ErrorQuery,
@@ -42,21 +44,27 @@ from service.store_records import (
     NewErrorReport,
     OutboxCounts,
     ParkedItem,
+    Problem,
+    RunLogEntry,
     RunRecord,
     StoredErrorReport,
     iso,
     utc_now,
 )
 from service.store_schema import SCHEMA_VERSION, migrate, user_version
+from service.text_fold import fold
 
 __all__ = [
+    "Alias",
     "BatchEvent",
     "BatchMirror",
     "ErrorQuery",
     "NewErrorReport",
     "OutboxCounts",
     "ParkedItem",
+    "Problem",
     "RecordNotFound",
+    "RunLogEntry",
     "RunRecord",
     "Store",
     "StoreError",
@@ -79,6 +87,13 @@ _ERROR_COLUMNS = (
 _BATCH_COLUMNS = (
     "pk, local_batch_id, remote_batch_id, content_type, status, objects, flow, run_id, "
     "created_at, updated_at, last_transition_at"
+)
+
+
+# Columns the runs can be listed by (the name goes into SQL text: only these).
+RUN_ORDER_COLUMNS: frozenset[str] = frozenset(
+    {"started_at", "flow", "outcome", "created", "updated", "skipped", "failed"}
+    | {"error_count", "duration_s", "id"}
 )
 
 
@@ -256,15 +271,19 @@ class Store:
         error_count: int,
         message: str,
         duration_s: float,
+        waiting: int = 0,
     ) -> None:
-        """Record how run ``run_id`` ended (``completed``, ``failed`` or ``cancelled``)."""
+        """Record how run ``run_id`` ended (``completed``, ``failed`` or ``cancelled``).
+
+        ``waiting``: parked items the run retried that still wait (not failures).
+        """
         if outcome not in FINAL_OUTCOMES:
             raise ValueError(f"outcome must be one of {sorted(FINAL_OUTCOMES)}, not {outcome!r}")
         with self._write() as db:
             cursor = db.execute(
                 "UPDATE runs SET finished_at = ?, outcome = ?, created = ?, updated = ?, "
-                "skipped = ?, failed = ?, error_count = ?, message = ?, duration_s = ? "
-                "WHERE id = ?",
+                "skipped = ?, failed = ?, error_count = ?, message = ?, duration_s = ?, "
+                "waiting = ? WHERE id = ?",
                 [
                     iso(utc_now()),
                     outcome,
@@ -275,6 +294,7 @@ class Store:
                     error_count,
                     message,
                     duration_s,
+                    waiting,
                     run_id,
                 ],
             )
@@ -289,15 +309,30 @@ class Store:
         return _run(rows[0])
 
     def list_runs(
-        self, *, flow: str | None = None, limit: int = 50, offset: int = 0
+        self,
+        *,
+        flow: str | None = None,
+        order_by: str = "started_at",
+        descending: bool = True,
+        limit: int = 50,
+        offset: int = 0,
     ) -> list[RunRecord]:
-        """Runs, newest first, optionally of one flow."""
+        """Runs, newest first unless ``order_by`` (one of :data:`RUN_ORDER_COLUMNS`) says."""
+        if order_by not in RUN_ORDER_COLUMNS:
+            raise ValueError(f"order_by must be one of {sorted(RUN_ORDER_COLUMNS)}")
         where, params = ("WHERE flow = ?", [flow]) if flow is not None else ("", [])
+        direction = "DESC" if descending else "ASC"
         rows = self._rows(
-            f"SELECT * FROM runs {where} ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?",
+            f"SELECT * FROM runs {where} ORDER BY {order_by} {direction}, id {direction} "
+            "LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
         return [_run(row) for row in rows]
+
+    def count_runs(self, *, flow: str | None = None) -> int:
+        """How many runs are recorded, optionally of one flow."""
+        where, params = ("WHERE flow = ?", [flow]) if flow is not None else ("", [])
+        return int(self._scalar(f"SELECT count(*) FROM runs {where}", params))
 
     def hourly_activity(
         self, since: datetime, *, flow: str = "fetch-orders"
@@ -351,6 +386,41 @@ class Store:
                 [iso(ended), message, round((ended - started).total_seconds(), 3), run_id],
             )
             return True
+
+    def batches_of_run(self, run_id: int) -> list[BatchMirror]:
+        """The batch requests run ``run_id`` opened, oldest first (its summary links them)."""
+        rows = self._rows(
+            f"SELECT {_BATCH_COLUMNS} FROM batch_requests WHERE run_id = ? ORDER BY pk",
+            [run_id],
+        )
+        return [_batch(row) for row in rows]
+
+    # -- run logs -------------------------------------------------------------------
+
+    def append_run_log(self, run_id: int, events: Sequence[RunLogEntry]) -> None:
+        """Append ``events`` to run ``run_id``'s log, all in one transaction.
+
+        Callers batch events (a run emits hundreds): one transaction per event would
+        make the log the run's bottleneck. Each entry's ``run_id`` is ignored.
+        """
+        if not events:
+            return
+        rows = [(run_id, iso(e.at), e.level, e.kind, e.subject, e.message) for e in events]
+        with self._write() as db:
+            db.conn.executemany(
+                "INSERT INTO run_log (run_id, at, level, kind, subject, message) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def run_log(self, run_id: int, *, limit: int = 2000, min_level: int = 0) -> list[RunLogEntry]:
+        """The last ``limit`` events of run ``run_id`` at ``min_level`` or above, oldest first."""
+        rows = self._rows(
+            "SELECT * FROM (SELECT * FROM run_log WHERE run_id = ? AND level >= ? "
+            "ORDER BY id DESC LIMIT ?) ORDER BY id",
+            [run_id, min_level, limit],
+        )
+        return [RunLogEntry.model_validate(row) for row in rows]
 
     # -- leases -------------------------------------------------------------------
 
@@ -529,15 +599,21 @@ class Store:
         flow: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        with_failures: bool = False,
         order_by: str = "created_at",
         descending: bool = True,
         limit: int = 100,
         offset: int = 0,
     ) -> list[BatchMirror]:
-        """One page of batch mirrors; ``since`` ≤ ``created_at`` < ``until``."""
+        """One page of batch mirrors; ``since`` ≤ ``created_at`` < ``until``.
+
+        ``with_failures`` keeps only batches holding failed objects (any status).
+        """
         if order_by not in BATCH_ORDER_COLUMNS:
             raise ValueError(f"order_by must be one of {sorted(BATCH_ORDER_COLUMNS)}")
-        where, params = _batch_filters(statuses, content_type, flow, since, until)
+        where, params = _batch_filters(
+            statuses, content_type, flow, since, until, with_failures=with_failures
+        )
         direction = "DESC" if descending else "ASC"
         rows = self._rows(
             f"SELECT {_BATCH_COLUMNS} FROM batch_requests {where} "
@@ -554,9 +630,12 @@ class Store:
         flow: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        with_failures: bool = False,
     ) -> int:
         """How many batch mirrors match the same filters as :meth:`list_batches`."""
-        where, params = _batch_filters(statuses, content_type, flow, since, until)
+        where, params = _batch_filters(
+            statuses, content_type, flow, since, until, with_failures=with_failures
+        )
         return int(self._scalar(f"SELECT count(*) FROM batch_requests {where}", params))
 
     def batch_events(self, batch_pk: int) -> list[BatchEvent]:
@@ -711,6 +790,72 @@ class Store:
             if cursor.rowcount == 0:
                 raise RecordNotFound(f"error report {report_id} not found")
 
+    # -- problems: open failures grouped by flow, cause and value ------------------
+
+    def open_problems(self, *, flow: str | None = None) -> list[Problem]:
+        """Unresolved failures grouped by flow, cause and value, newest first.
+
+        Reads the partial index of open failures (``ix_error_reports_problems``).
+        """
+        where, params = ("AND flow = ?", [flow]) if flow is not None else ("", [])
+        groups = self._rows(
+            "SELECT flow, cause, cause_value, count(DISTINCT subject) AS count, "
+            "min(created_at) AS first_seen, max(last_seen_at) AS last_seen "
+            f"FROM error_reports {_PROBLEMS_INDEX} WHERE {_OPEN_FAILURE} {where} "
+            "GROUP BY cause, cause_value, flow ORDER BY last_seen DESC, flow, cause, cause_value",
+            params,
+        )
+        problems = []
+        for group in groups:
+            subjects = self._rows(
+                "SELECT subject FROM error_reports "
+                f"WHERE {_OPEN_FAILURE} AND cause = ? AND cause_value = ? AND flow = ? "
+                "GROUP BY subject ORDER BY max(last_seen_at) DESC LIMIT ?",
+                [group["cause"], group["cause_value"], group["flow"], PROBLEM_SUBJECTS],
+            )
+            problems.append(
+                Problem.model_validate({**group, "subjects": [r["subject"] for r in subjects]})
+            )
+        return problems
+
+    def count_open_problems(self) -> int:
+        """How many problems are open (groups of :meth:`open_problems`)."""
+        return int(
+            self._scalar(
+                f"SELECT count(*) FROM (SELECT 1 FROM error_reports {_PROBLEMS_INDEX} "
+                f"WHERE {_OPEN_FAILURE} GROUP BY cause, cause_value, flow)"
+            )
+        )
+
+    def problem_reports(
+        self, cause: str, cause_value: str, *, flow: str | None = None, limit: int = 1000
+    ) -> list[StoredErrorReport]:
+        """The latest open report of each subject of a problem, newest first."""
+        where, params = ("AND flow = ?", [flow]) if flow is not None else ("", [])
+        rows = self._rows(
+            f"SELECT {_ERROR_COLUMNS} FROM error_reports WHERE id IN ("
+            f" SELECT max(id) FROM error_reports WHERE {_OPEN_FAILURE} "
+            f" AND cause = ? AND cause_value = ? {where} GROUP BY flow, subject"
+            ") ORDER BY id DESC LIMIT ?",
+            [cause, cause_value, *params, limit],
+        )
+        return [_report(row) for row in rows]
+
+    def resolve_reports(self, flow: str, subject: str) -> int:
+        """The item ``subject`` of ``flow`` went through: its open failures are resolved.
+
+        Returns how many reports were resolved (0 when none was open).
+        """
+        if not subject:
+            return 0
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE error_reports SET resolved_at = ? "
+                "WHERE flow = ? AND subject = ? AND is_ok = 0 AND resolved_at IS NULL",
+                [iso(utc_now()), flow, subject],
+            )
+            return int(cursor.rowcount)
+
     # -- cursors ------------------------------------------------------------------
 
     def get_cursor(self, flow: str) -> str | None:
@@ -801,6 +946,56 @@ class Store:
             row["payload"] = json.loads(row["payload"])
         return [ParkedItem.model_validate(row) for row in rows]
 
+    # -- aliases (the operator's mappings) ------------------------------------------
+
+    def aliases(self, kind: str | None = None) -> list[Alias]:
+        """Every alias, or those of ``kind``, by kind, scope and channel spelling."""
+        where, params = ("WHERE kind = ?", [kind]) if kind is not None else ("", [])
+        rows = self._rows(
+            "SELECT kind, scope, channel_value, omnitron_pk, label, created_at FROM aliases "
+            f"{where} ORDER BY kind, scope, folded",
+            params,
+        )
+        return [Alias.model_validate(row) for row in rows]
+
+    def set_alias(self, alias: Alias) -> None:
+        """Keep ``alias``; it replaces one of the same kind and scope whose spelling folds alike."""
+        folded = fold(alias.channel_value)
+        if not folded:
+            raise ValueError("an alias needs a channel value")
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO aliases (kind, scope, channel_value, folded, "
+                "omnitron_pk, label, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    alias.kind,
+                    alias.scope,
+                    alias.channel_value.strip(),
+                    folded,
+                    alias.omnitron_pk,
+                    alias.label,
+                    iso(utc_now()),
+                ],
+            )
+
+    def delete_alias(self, kind: str, scope: str, channel_value: str) -> bool:
+        """Forget the alias of this spelling; ``False`` if there was none."""
+        with self._write() as db:
+            cursor = db.execute(
+                "DELETE FROM aliases WHERE kind = ? AND scope = ? AND folded = ?",
+                [kind, scope, fold(channel_value)],
+            )
+            return cursor.rowcount > 0
+
+    def find_alias(self, kind: str, scope: str, channel_value: str) -> Alias | None:
+        """The alias of this spelling (Turkish-aware: ``ISTAMBUL`` finds ``Istambul``)."""
+        rows = self._rows(
+            "SELECT kind, scope, channel_value, omnitron_pk, label, created_at FROM aliases "
+            "WHERE kind = ? AND scope = ? AND folded = ?",
+            [kind, scope, fold(channel_value)],
+        )
+        return Alias.model_validate(rows[0]) if rows else None
+
 
 # -- row → record -------------------------------------------------------------------
 
@@ -836,9 +1031,13 @@ def _batch_filters(
     flow: str | None,
     since: datetime | None,
     until: datetime | None,
+    *,
+    with_failures: bool = False,
 ) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
+    if with_failures:
+        clauses.append("failed_count > 0")
     if statuses is not None:
         statuses = [str(s) for s in statuses]
         if not statuses:
@@ -882,6 +1081,11 @@ def _error_filters(query: ErrorQuery) -> tuple[str, list[Any]]:
             params.append(value)
     if query.delivery is not None:
         clauses.append(_DELIVERY_FILTERS[query.delivery])
+    if query.cause is not None:
+        clauses.append("cause = ?")
+        params.append(query.cause)
+    if query.resolved is not None:
+        clauses.append("resolved_at IS NOT NULL" if query.resolved else "resolved_at IS NULL")
     if query.since is not None:
         clauses.append("created_at >= ?")
         params.append(iso(query.since))
@@ -890,6 +1094,11 @@ def _error_filters(query: ErrorQuery) -> tuple[str, list[Any]]:
         params.append(iso(query.until))
     return _where(clauses), params
 
+
+# An open failure: the rows of the partial index ix_error_reports_problems.
+_OPEN_FAILURE = "is_ok = 0 AND resolved_at IS NULL"
+# The planner may prefer the wider is_ok index; the partial one holds only open failures.
+_PROBLEMS_INDEX = "INDEXED BY ix_error_reports_problems"
 
 # Each reads one of the two partial indexes (outbox, refused) instead of the table.
 _WAITING_IDS = "SELECT id FROM error_reports WHERE delivered = 0 AND dead = 0"

@@ -93,6 +93,18 @@ class RunRecord(_Record):
         return self.outcome == "running"
 
 
+class RunLogEntry(_Record):
+    """One event of a run, as its log shows it (kept after a restart)."""
+
+    id: int = 0
+    run_id: int
+    at: UtcTime
+    level: int = 20  # logging.INFO
+    kind: str
+    subject: str = ""
+    message: str
+
+
 class LeaseRecord(_Record):
     """Who holds a named lease (``flow:<flow>`` or ``commit:<content type>``) right now.
 
@@ -283,6 +295,9 @@ class ErrorQuery(_Record):
     batch_pk: int | None = None
     local_batch_id: str | None = None
     delivery: DeliveryFilter | None = None
+    # A cause code of service/causes.py; resolved: True only resolved, False only open.
+    cause: str | None = None
+    resolved: bool | None = None
     since: UtcTime | None = None
     until: UtcTime | None = None
     order_by: str = "created_at"
@@ -297,6 +312,25 @@ class ErrorQuery(_Record):
         if value not in ERROR_ORDER_COLUMNS:
             raise ValueError(f"order_by must be one of {sorted(ERROR_ORDER_COLUMNS)}")
         return value
+
+
+PROBLEM_SUBJECTS = 20  # subjects a Problem lists; its count says how many there are
+
+
+class Problem(_Record):
+    """Open failures of one flow with one cause and value: one thing for the operator to fix.
+
+    ``count`` is how many subjects (orders, lines, cancellations) are affected;
+    ``subjects`` lists up to :data:`PROBLEM_SUBJECTS` of them, most recently failed first.
+    """
+
+    cause: str
+    cause_value: str
+    flow: str
+    count: int
+    subjects: list[str] = Field(default_factory=list)
+    first_seen: UtcTime
+    last_seen: UtcTime
 
 
 class ParkedItem(_Record):
@@ -316,3 +350,24 @@ class ParkedItem(_Record):
     @classmethod
     def _remote_id_text(cls, value: Any) -> Any:
         return str(value)
+
+
+AliasKind = Literal["city", "township", "district", "cargo"]
+ALIAS_KINDS: tuple[str, ...] = ("city", "township", "district", "cargo")
+
+
+class Alias(_Record):
+    """The operator's mapping of a channel's spelling to an Omnitron object.
+
+    ``scope`` is ``""`` for a city or a cargo company, the city's pk (as text) for a
+    township and the township's pk for a district: the same name may mean different
+    places under different parents. ``label`` is the Omnitron object's name, shown to
+    the operator; ``channel_value`` is kept as the channel sent it (matching folds it).
+    """
+
+    kind: AliasKind
+    scope: str = ""
+    channel_value: str
+    omnitron_pk: int
+    label: str = ""
+    created_at: UtcTime | None = None
