@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from service.channel.adapter import Fetched
 from service.flows.batch import BatchSession
-from service.flows.parking import NotInOmnitronYet, ParkedRecords, Parking
+from service.flows.parking import NotInOmnitronYet, ParkedRecords, Parking, retry_only
 from service.flows.run import FlowRun
 from service.omnitron.errors import (
     BatchTransitionRefused,
@@ -148,10 +148,15 @@ def drain_feed(
             if not is_record_failure(exc):
                 raise
             _refused(run, fetched, exc, label=label, command=command, subject_of=subject_of)
+        else:
+            # Applied or up to date (a failure reported inside ``handle`` is not undone).
+            run.reporter.resolved(subject_of(fetched))
         parked.settled(item)
         return True
 
     parked.retry(lambda fetched: attempt(fetched, retried=True))
+    if retry_only() is not None:
+        return  # the operator's retry of chosen parked records: the feed waits
     cursor = FeedCursor(run)
     noun = label.replace("_", " ")
     done = 0

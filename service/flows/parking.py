@@ -16,12 +16,17 @@ shipped. A retry costs one to three lookups and the queue rotates, so a backlog 
 never clears costs a bounded amount per run and never starves newer records. Their
 age and attempts are listed (``python main.py parked``, the console's Parked view),
 and their report is touched, not repeated, on every retry.
+
+A retry the operator asks for (:mod:`service.flows.retry`) runs the flow inside
+:func:`retrying`: only the chosen parked records are tried, and the feed is not read.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -38,6 +43,26 @@ T = TypeVar("T", bound=BaseModel)
 
 # Parked records retried per run, least recently tried first.
 RETRY_LIMIT = 200
+
+# The keys of the parked records an operator's retry takes up; ``None`` in a normal run.
+# A context variable, so the flow bodies keep their signature and a retry run of one
+# flow never changes what a concurrent run of another flow does.
+_RETRY_KEYS: ContextVar[frozenset[str] | None] = ContextVar("retry_keys", default=None)
+
+
+@contextmanager
+def retrying(keys: Iterable[str]) -> Iterator[None]:
+    """Within this block, a flow retries only the parked records ``keys`` and reads no feed."""
+    token = _RETRY_KEYS.set(frozenset(keys))
+    try:
+        yield
+    finally:
+        _RETRY_KEYS.reset(token)
+
+
+def retry_only() -> frozenset[str] | None:
+    """The parked records a retry run is limited to, or ``None`` for a normal run."""
+    return _RETRY_KEYS.get()
 
 
 class NotInOmnitronYet(Exception):
@@ -116,8 +141,8 @@ class ParkedRecords(Generic[T]):
     def park(self, fetched: Fetched[T], wait: NotInOmnitronYet, *, retried: bool = False) -> None:
         """Keep the record for a later run, with one report touched on every repeat.
 
-        A record fetched now counts as failed; a retried one that still waits does not
-        count again (it is no news).
+        A record fetched now counts as failed; a retried one that still waits counts
+        as waiting, not as a new failure (it is no news).
         """
         run = self._run
         item = _item(fetched)
@@ -142,7 +167,9 @@ class ParkedRecords(Generic[T]):
             )
         )
         self._keys.add(key)
-        if not retried:
+        if retried:
+            run.tally.add(waiting=1)
+        else:
             run.tally.add(failed=1)
             run.ctx.event(f"{self._label}.parked", subject, wait.description, logging.WARNING)
 
@@ -167,7 +194,11 @@ class ParkedRecords(Generic[T]):
         stays parked.
         """
         run = self._run
-        queue = run.store.retry_queue(self._flow, limit=RETRY_LIMIT)
+        only = retry_only()
+        if only is None:
+            queue = run.store.retry_queue(self._flow, limit=RETRY_LIMIT)
+        else:
+            queue = [item for item in run.store.parked(self._flow) if item.remote_id in only]
         if not queue:
             return
         run.ctx.event(
