@@ -21,8 +21,8 @@ thread, and a worker must never touch a Qt object the GUI thread may be deleting
   keep a closure alive in a reference cycle that a collection on another thread
   would free;
 - progress from inside ``fn`` goes through a :class:`Channel` (``send`` from any
-  thread, the callback on the GUI thread), not through a signal of a QObject the
-  callable holds.
+  thread, the callback on the GUI thread, one wake-up for all messages waiting), not
+  through a signal of a QObject the callable holds.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ class _Entry:
 class _Listener:
     runner: TaskRunner
     receive: Callable[[Any], None]
+    channel: Channel
 
 
 class _Dispatcher(QObject):
@@ -74,7 +75,7 @@ class _Dispatcher(QObject):
     GUI thread, and kept for the life of the process (a module global)."""
 
     finished = Signal(int)  # task id
-    message = Signal(int, object)  # channel id, payload
+    messages = Signal(int)  # channel id: it has messages waiting
 
     def __init__(self) -> None:
         super().__init__()
@@ -82,7 +83,7 @@ class _Dispatcher(QObject):
         self.entries: dict[int, _Entry] = {}
         self.listeners: dict[int, _Listener] = {}
         self.finished.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
-        self.message.connect(self._relay, Qt.ConnectionType.QueuedConnection)
+        self.messages.connect(self._relay, Qt.ConnectionType.QueuedConnection)
 
     @Slot(int)
     def _deliver(self, task_id: int) -> None:
@@ -97,10 +98,15 @@ class _Dispatcher(QObject):
             return
         entry.deliver(task)
 
-    @Slot(int, object)
-    def _relay(self, channel_id: int, payload: object) -> None:
+    @Slot(int)
+    def _relay(self, channel_id: int) -> None:
         listener = self.listeners.get(channel_id)
-        if listener is not None and shiboken6.isValid(listener.runner):
+        if listener is None:
+            return
+        payloads = listener.channel._take()
+        for payload in payloads:
+            if channel_id not in self.listeners or not shiboken6.isValid(listener.runner):
+                return  # closed by an earlier message's receiver
             listener.receive(payload)
 
 
@@ -119,15 +125,33 @@ def _the_dispatcher() -> _Dispatcher:
 
 
 class Channel:
-    """Messages from a running task to the GUI thread (no Qt object of the caller's)."""
+    """Messages from a running task to the GUI thread (no Qt object of the caller's).
+
+    Messages sent while the GUI thread has not taken the earlier ones yet share one
+    wake-up: each wake-up costs the GUI thread the GIL, which busy workers hold for up
+    to the switch interval, so a wake-up per message (a flow sends several per order)
+    would keep the GUI thread waiting in turn for every one of them.
+    """
 
     def __init__(self, channel_id: int, dispatcher: _Dispatcher) -> None:
         self._id = channel_id
         self._dispatcher = dispatcher
+        self._lock = threading.Lock()
+        self._waiting: list[object] = []
 
     def send(self, payload: object) -> None:
         """Queue ``payload`` for the channel's callback; callable from any thread."""
-        self._dispatcher.message.emit(self._id, payload)
+        with self._lock:
+            self._waiting.append(payload)
+            if len(self._waiting) > 1:
+                return  # a wake-up is on its way and will take this one too
+        self._dispatcher.messages.emit(self._id)
+
+    def _take(self) -> list[object]:
+        """The messages sent so far, in order (GUI thread)."""
+        with self._lock:
+            taken, self._waiting = self._waiting, []
+        return taken
 
 
 # A worker thread with nothing to do for this long ends (another starts when needed).
@@ -216,15 +240,32 @@ def _call(task: Task) -> None:
         return
     fn = task._fn
     assert fn is not None
+    error: BaseException | None = None
     try:
         result = fn()
     except BaseException as exc:  # failures arrive as data, never lost in a thread
-        # The traceback stays for the record; the frames' locals (closures over GUI
-        # objects) must not stay alive with it.
-        traceback.clear_frames(exc.__traceback__)
-        task.set_exception(exc)
-    else:
+        error = exc
+    del fn
+    if error is None:
         task.set_result(result)
+        return
+    task.set_exception(_without_locals(error))
+
+
+def _without_locals(error: BaseException) -> BaseException:
+    """``error`` with its traceback (and its causes') kept for the record, but without
+    this module's frame and without the frames' local variables: they would keep the
+    callable's closures — GUI objects — alive in a cycle a collection on any thread
+    frees."""
+    trace = error.__traceback__
+    error.__traceback__ = trace.tb_next if trace is not None else None
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        current = current.__cause__ or current.__context__
+    return error
 
 
 def describe(exc: BaseException) -> str:
@@ -281,9 +322,9 @@ class TaskRunner(QObject):
 
     def channel(self, receive: Callable[[Any], None]) -> Channel:
         """A channel whose messages reach ``receive`` on the GUI thread until closed."""
-        channel_id = next(_ids)
-        self._dispatcher.listeners[channel_id] = _Listener(self, receive)
-        return Channel(channel_id, self._dispatcher)
+        channel = Channel(next(_ids), self._dispatcher)
+        self._dispatcher.listeners[channel._id] = _Listener(self, receive, channel)
+        return channel
 
     def close_channel(self, channel: Channel) -> None:
         """Stop delivering ``channel``'s messages (later ones are dropped)."""
