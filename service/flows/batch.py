@@ -7,14 +7,15 @@ the flow, the runner calls :meth:`BatchSession.close`, so no batch is left
 ``sent_to_remote`` on purpose; check-batches finishes it later.
 
 Every status the session sees is mirrored to the local store, which appends one
-``batch_events`` row per transition.
+``batch_events`` row per transition. A run's own batch is a :class:`LazyBatch`:
+created on first need, so a run with nothing to do leaves no batch behind.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from service.flows.context import RunContext
 from service.flows.names import Flow
@@ -231,3 +232,111 @@ class BatchSession:
             mirror = mirror_of(batch, flow=None, run_id=None)
             note = note or f"by {self._flow.value} run {self._run_id}"
         self._store.record_batch(mirror, note=note)
+
+
+class LazyBatch:
+    """This run's batch request, created in Omnitron only when the run first needs it.
+
+    A run with nothing to do opens no batch at all. The first commit, or the first
+    report that is written (its code carries the batch id), opens it through
+    :meth:`BatchSession.open` — so the ``local_batch_id`` is still recorded on the run
+    before the POST, and the runner's close and the next run's recovery still apply.
+    Until then, finishing or marking objects is a no-op: there is nothing to finish.
+    Thread-safe: workers of fetch-orders commit concurrently.
+    """
+
+    def __init__(self, opener: Callable[[], BatchSession]) -> None:
+        """``opener`` creates the batch request (called at most once, on first need)."""
+        self._opener = opener
+        self._lock = threading.Lock()
+        self._session: BatchSession | None = None
+        self._failure: BaseException | None = None
+
+    @property
+    def opened(self) -> bool:
+        """Whether the batch request exists in Omnitron."""
+        return self._session is not None
+
+    def session(self) -> BatchSession:
+        """The batch request, created now if it does not exist yet.
+
+        If creating it failed, every later need fails the same way: a second batch
+        would replace the ``local_batch_id`` recorded on the run (the first may exist
+        though its answer was lost), and the run cannot go on without one anyway.
+        """
+        with self._lock:
+            if self._failure is not None:
+                raise self._failure
+            if self._session is None:
+                try:
+                    self._session = self._opener()
+                except BaseException as exc:
+                    self._failure = exc
+                    raise
+            return self._session
+
+    @property
+    def batch(self) -> BatchRequest:
+        """The batch request as Omnitron last confirmed it (creates it if needed)."""
+        return self.session().batch
+
+    @property
+    def local_batch_id(self) -> str:
+        """The batch's ``local_batch_id`` (creates it if needed)."""
+        return self.session().local_batch_id
+
+    @property
+    def status(self) -> BatchStatus:
+        """The last status Omnitron confirmed (creates the batch if needed)."""
+        return self.session().status
+
+    @property
+    def objects(self) -> list[BatchObject]:
+        """Every object declared so far (none before the batch exists)."""
+        session = self._session
+        return [] if session is None else session.objects
+
+    def commit(self, objects: Iterable[BatchObject]) -> None:
+        """Declare objects; the first non-empty commit creates the batch."""
+        new = list(objects)
+        if new:
+            self.session().commit(new)
+
+    def mark_failed(
+        self, content_type: str, pk: int, reason: FailedReasonType, remote_id: str | None = None
+    ) -> None:
+        """See :meth:`BatchSession.mark_failed` (nothing is declared before the batch exists)."""
+        if self._session is not None:
+            self._session.mark_failed(content_type, pk, reason, remote_id)
+
+    def set_remote_id(self, content_type: str, pk: int, remote_id: str) -> None:
+        """See :meth:`BatchSession.set_remote_id`."""
+        if self._session is not None:
+            self._session.set_remote_id(content_type, pk, remote_id)
+
+    def send_to_remote(self, remote_batch_id: str) -> None:
+        """See :meth:`BatchSession.send_to_remote`."""
+        self.session().send_to_remote(remote_batch_id)
+
+    def ongoing(self) -> None:
+        """See :meth:`BatchSession.ongoing`."""
+        self.session().ongoing()
+
+    def done(self) -> None:
+        """Finish the batch ``done``, if the run opened one."""
+        if self._session is not None:
+            self._session.done()
+
+    def fail(self) -> None:
+        """Finish the batch ``fail``, if the run opened one."""
+        if self._session is not None:
+            self._session.fail()
+
+    def close(self, *, succeeded: bool) -> None:
+        """See :meth:`BatchSession.close`; a batch never opened needs no closing."""
+        if self._session is not None:
+            self._session.close(succeeded=succeeded)
+
+    def outcome(self) -> BatchOutcome | None:
+        """The batch for the run's result, ``None`` when the run never opened one."""
+        return None if self._session is None else self._session.outcome()

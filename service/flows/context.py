@@ -79,6 +79,9 @@ class RunContext:
     cancel: CancelToken = field(default_factory=CancelToken)
     # The latest progress, so a run that stops can say how far it got.
     last_progress: Progress | None = None
+    # Set by the runner for the run's duration: every event also goes to the run's
+    # persisted log, whoever listens to ``on_event``.
+    log_sink: Callable[[FlowEvent], None] | None = None
 
     def progress(self, done: int, total: int | None, current: str = "") -> None:
         """Report progress."""
@@ -86,8 +89,12 @@ class RunContext:
         self.on_progress(self.last_progress)
 
     def event(self, kind: str, subject: str, message: str, level: int = logging.INFO) -> None:
-        """Report an event."""
-        self.on_event(FlowEvent(kind, subject, message, level))
+        """Report an event (and keep it in the run's log)."""
+        event = FlowEvent(kind, subject, message, level)
+        sink = self.log_sink
+        if sink is not None:
+            sink(event)
+        self.on_event(event)
 
     def check_cancelled(self) -> None:
         """Raise :class:`FlowCancelled` at a safe point when a stop was asked for."""

@@ -9,7 +9,9 @@ body, and whatever the body does — finish, fail, be cancelled — closes this 
 batches, records the outcome and gives the leases back.
 
 A flow body is a function ``body(run: FlowRun) -> None`` that does the work and
-counts it on ``run.tally``.
+counts it on ``run.tally``. Its batch (:meth:`FlowRun.open_batch`) is created in
+Omnitron only on first need, so a run with nothing to do opens none. Every event of
+the run is kept in the store's ``run_log`` (:mod:`service.flows.run_log`).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.channel.adapter import ChannelAdapter, ChannelError
-from service.flows.batch import BatchSession, mirror_of, outcome_of
+from service.flows.batch import BatchSession, LazyBatch, mirror_of, outcome_of
 from service.flows.context import FlowCancelled, RunContext
 from service.flows.lease import (
     LEASE_TTL_S,
@@ -38,6 +41,7 @@ from service.flows.names import Flow
 from service.flows.orphans import finish_orphan_batches
 from service.flows.reporting import ErrorReporter
 from service.flows.result import BatchOutcome, FlowResult, RunOutcome, Tally
+from service.flows.run_log import RunLogWriter
 from service.omnitron.client import OmnitronClient
 from service.omnitron.errors import OmnitronError, OmnitronOutage
 from service.omnitron.models.batch import BatchStatus
@@ -82,18 +86,28 @@ class FlowRun:
     reporter: ErrorReporter
     channel_info: Channel | None = None
     tally: Tally = field(default_factory=Tally)
-    batches: list[BatchSession] = field(default_factory=list)
+    batches: list[BatchSession | LazyBatch] = field(default_factory=list)
     extra_batches: list[BatchOutcome] = field(default_factory=list)
     message: str = ""
 
-    def open_batch(self) -> BatchSession:
-        """Open this run's batch request; error codes are prefixed with its id from now on."""
-        session = BatchSession.open(
-            self.omnitron, self.store, self.ctx, flow=self.flow, run_id=self.run_id
-        )
-        self.batches.append(session)
-        self.reporter.use_batch(session.batch.pk, session.local_batch_id)
-        return session
+    def open_batch(self) -> LazyBatch:
+        """This run's batch request, created in Omnitron on its first commit or report.
+
+        Error codes are prefixed with its id once it exists. A run that commits
+        nothing and writes no report never creates it.
+        """
+
+        def create() -> BatchSession:
+            session = BatchSession.open(
+                self.omnitron, self.store, self.ctx, flow=self.flow, run_id=self.run_id
+            )
+            self.reporter.use_batch(session.batch.pk, session.local_batch_id)
+            return session
+
+        batch = LazyBatch(create)
+        self.batches.append(batch)
+        self.reporter.open_batch_on_write(batch.session)
+        return batch
 
 
 FlowBody = Callable[[FlowRun], None]
@@ -122,14 +136,20 @@ def execute(
     to recover, as after a killed process.
     """
     waited: list[LeaseBusy] = []
+    log = RunLogWriter(store)
+    ctx.log_sink = log.add
 
     def on_wait(busy: LeaseBusy) -> None:
         waited.append(busy)
         ctx.event("run.waiting", flow.value, busy.waiting_message, logging.WARNING)
 
-    lease = RunLease.acquire(
-        store, flow, wait_s=options.lease_wait_s, cancel=ctx.cancel, on_wait=on_wait
-    )
+    try:
+        lease = RunLease.acquire(
+            store, flow, wait_s=options.lease_wait_s, cancel=ctx.cancel, on_wait=on_wait
+        )
+    except BaseException:
+        ctx.log_sink = None  # not started: there is no run for these events
+        raise
     if waited:
         ctx.event(
             "run.started",
@@ -141,6 +161,7 @@ def execute(
             flow,
             body,
             lease,
+            log,
             omnitron=omnitron,
             channel=channel,
             store=store,
@@ -149,13 +170,20 @@ def execute(
             profile=profile,
         )
     finally:
-        lease.release()
+        ctx.log_sink = None
+        try:
+            # A store that failed mid-run already said so; its last lines are lost.
+            with suppress(StoreError):
+                log.flush()
+        finally:
+            lease.release()
 
 
 def _execute_leased(
     flow: Flow,
     body: FlowBody,
     lease: RunLease,
+    log: RunLogWriter,
     *,
     omnitron: OmnitronClient,
     channel: ChannelAdapter,
@@ -168,6 +196,7 @@ def _execute_leased(
     run_id = store.start_run(
         flow.value, options.recorded(), profile, pid=lease.pid, host=lease.host
     )
+    log.attach(run_id)
     reporter = ErrorReporter(
         omnitron,
         store,
@@ -193,7 +222,7 @@ def _execute_leased(
             body(run)
     except FlowCancelled:
         outcome = RunOutcome.CANCELLED
-        run.message = "Cancelled by the operator."
+        run.message = _cancel_sentence(run)
         if lease.lost:
             outcome = RunOutcome.INTERRUPTED
             run.message = (
@@ -203,6 +232,8 @@ def _execute_leased(
     except (OmnitronError, ChannelError) as exc:
         outcome = RunOutcome.FAILED
         run.message = _failure_sentence(run, exc)
+        # The run's own failure is no reason to create a batch it never needed.
+        reporter.open_batch_on_write(None)
         reporter.failure(
             command=_command(flow),
             description=f"{flow.value} failed: {exc}",
@@ -216,15 +247,19 @@ def _execute_leased(
         outcome = RunOutcome.FAILED
         run.message = f"{type(exc).__name__}: {exc}"
         logging.getLogger(__name__).exception("%s failed", flow.value)
+        reporter.open_batch_on_write(None)
         reporter.failure(command=_command(flow), description=f"{flow.value} failed: {run.message}")
     except BaseException as exc:
         # Like a killed process, but this one can still say so and keep its counts.
         lease.beat()
         store.interrupt_run(run_id, f"Interrupted by {type(exc).__name__} in this process.")
         raise
+    reporter.open_batch_on_write(None)
     _close_batches(run, succeeded=outcome is not RunOutcome.FAILED)
     duration = time.monotonic() - started
     tally = run.tally
+    progress = ctx.last_progress
+    outcomes = (session.outcome() for session in run.batches)
     result = FlowResult(
         flow=flow,
         run_id=run_id,
@@ -233,7 +268,9 @@ def _execute_leased(
         updated=tally.updated,
         skipped=tally.skipped,
         failed=tally.failed,
-        batches=tuple(session.outcome() for session in run.batches) + tuple(run.extra_batches),
+        waiting=tally.waiting,
+        total=None if progress is None else progress.total,
+        batches=tuple(o for o in outcomes if o is not None) + tuple(run.extra_batches),
         error_report_ids=reporter.failure_ids,
         duration_s=round(duration, 3),
         message=run.message,
@@ -248,9 +285,21 @@ def _execute_leased(
         error_count=result.error_count,
         message=result.message,
         duration_s=result.duration_s,
+        waiting=result.waiting,
     )
     ctx.event("run.finished", flow.value, _summary_line(result))
     return result
+
+
+def _cancel_sentence(run: FlowRun) -> str:
+    """What a cancelled run says: how far it got, when it knows."""
+    progress = run.ctx.last_progress
+    if progress is None:
+        return "Cancelled by the operator."
+    noun = run.flow.items
+    if progress.total is None:
+        return f"Cancelled by the operator after {progress.done} {noun}."
+    return f"Cancelled by the operator after {progress.done} of {progress.total} {noun}."
 
 
 def _failure_sentence(run: FlowRun, exc: OmnitronError | ChannelError) -> str:
@@ -386,8 +435,9 @@ def _command(flow: Flow) -> str:
 
 
 def _summary_line(result: FlowResult) -> str:
+    waiting = f", {result.waiting} still waiting" if result.waiting else ""
     return (
-        f"{result.flow.value} {result.outcome.value}: {result.created} created, "
-        f"{result.updated} updated, {result.skipped} skipped, {result.failed} failed, "
-        f"{result.error_count} error reports in {result.duration_s:.1f}s."
+        f"{result.flow.value} {result.outcome_label}: {result.created} created, "
+        f"{result.updated} updated, {result.skipped} skipped, {result.failed} failed"
+        f"{waiting}, {result.error_count} error reports in {result.duration_s:.1f}s."
     )

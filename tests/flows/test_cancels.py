@@ -159,11 +159,14 @@ def test_cancel_for_an_unknown_order_is_one_report_naming_it(
     reports = synced.store.search_error_reports(ErrorQuery(flow="fetch-cancels", is_ok=False))
     assert [(r.id, r.attempts) for r in reports] == [(report.id, 2)]
     assert len(api.results(api.ch("error_reports/"), {"is_ok": "False"})) == 1
-    (batch,) = second.batches
-    assert batch_status(api, batch.pk) == "done"
+    # Nothing new to commit or report: no batch request at all.
+    assert second.batches == ()
+    assert second.waiting == 1
+    assert second.outcome_label == "nothing new · still waiting (1)"
 
 
-def test_nothing_cancelled_still_finishes_the_batch(synced: FlowEnv, api: OmnitronApi) -> None:
+def test_nothing_cancelled_opens_no_batch(synced: FlowEnv, api: OmnitronApi) -> None:
+    batches_before = len(api.results(api.ch("batch_requests/"), {}))
     result = synced.service.fetch_and_create_cancel()
 
     assert (result.outcome, result.updated, result.skipped, result.failed) == (
@@ -172,5 +175,6 @@ def test_nothing_cancelled_still_finishes_the_batch(synced: FlowEnv, api: Omnitr
         0,
         0,
     )
-    (batch,) = result.batches
-    assert batch_status(api, batch.pk) == "done"
+    assert result.batches == ()
+    assert result.outcome_label == "nothing new"
+    assert len(api.results(api.ch("batch_requests/"), {})) == batches_before

@@ -228,17 +228,17 @@ def test_items_travel_with_the_update_and_are_recorded(
     assert updated_orders(api) == []
 
 
-def test_nothing_changed_finishes_an_empty_order_batch(make_env: Callable[..., FlowEnv]) -> None:
+def test_nothing_changed_opens_no_batch(make_env: Callable[..., FlowEnv]) -> None:
     env = make_env(orders=0, marketplace=MARKET)
 
     result = run_update(env)
 
     assert result.outcome is RunOutcome.COMPLETED, result.message
     assert (result.updated, result.failed, result.skipped) == (0, 0, 0)
-    (outcome,) = result.batches
-    batch = env.api().get_batch_request(outcome.pk)
-    assert (batch.status.value, batch.content_type, batch.objects) == ("done", "order", [])
-    assert_mirror_agrees(env, env.api(), outcome.pk)
+    assert result.outcome_label == "nothing new"
+    assert result.batches == ()
+    assert list(env.api().list_batch_requests()) == []
+    assert env.store.list_batches() == []
     assert received(env) == []
 
 
@@ -300,8 +300,7 @@ def test_cancel_before_sending_leaves_the_orders_untouched(
     result = run_update(env, ctx)
 
     assert result.outcome is RunOutcome.CANCELLED
-    (outcome,) = result.batches
-    batch = api.get_batch_request(outcome.pk)
-    assert (batch.status.value, batch.objects) == ("done", [])
+    # Stopped before committing anything: no batch was created.
+    assert result.batches == ()
     assert received(env) == []
     assert len(updated_orders(api)) == 2
