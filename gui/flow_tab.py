@@ -1,9 +1,13 @@
 """The flow tabs: run a flow, watch it, read what it did, schedule it.
 
 A :class:`FlowPanel` is everything about one flow: Run and Cancel, the flow's
-options, a progress bar with done/total and the current item, the live log of the
-run, the last run's summary (its batch as a link into the Batches view) and the
-schedule. A :class:`FlowTab` holds one panel, or two for the cancellation requests.
+options, a progress bar with done/total and the current item (or "N processed ·
+current: …" while the total is unknown), the live log of the run, the last run's
+summary — its outcome in the outcome's colour (:mod:`service.flows.outcome`), its
+failures as a link into Error reports, its batch as a link into the Batches view —
+and the schedule. After a restart the summary and the log of the last run are read
+back from the store. A :class:`FlowTab` holds one panel, or two for the cancellation
+requests.
 
 Panels only show things and say what the operator asked for (signals); the main
 window decides whether a run can start and starts it.
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
 from PySide6.QtCore import QEvent, QSettings, Qt, Signal
@@ -33,13 +38,15 @@ from PySide6.QtWidgets import (
 )
 
 from gui.icons import icon
+from gui.models.badges import TONE_KINDS, badge_colors
 from gui.schedule import MAX_MINUTES, MIN_MINUTES, Schedule
 from gui.workers import flow_title
 from service.flows.context import FlowEvent, Progress
 from service.flows.names import Flow
-from service.flows.result import FlowResult, RunOutcome
+from service.flows.outcome import RunLike, describe_outcome
+from service.flows.result import FlowResult
 from service.flows.run import FlowOptions
-from service.store_records import RunRecord
+from service.store_records import BatchMirror, RunLogEntry, RunRecord
 
 LOG_MAX_LINES = 2_000
 
@@ -50,6 +57,8 @@ class FlowPanel(QWidget):
     run_requested = Signal(object)  # Flow
     cancel_requested = Signal(object)  # Flow
     batch_link_activated = Signal(int)
+    # A run id: its failure reports are wanted (the summary's "N failures" link).
+    failures_link_activated = Signal(int)
     schedule_edited = Signal(object, int, bool)  # Flow, minutes, enabled
 
     def __init__(
@@ -69,6 +78,8 @@ class FlowPanel(QWidget):
         self._blocked_reason: str | None = None
         self._running = False
         self._last_done = 0
+        # What the summary shows, to draw it again in a new theme's colours.
+        self._shown: tuple[RunLike, Sequence[tuple[int, str]]] | None = None
         name = flow.value
         self.setObjectName(f"panel-{name}")
 
@@ -225,26 +236,29 @@ class FlowPanel(QWidget):
         self.log_line(f"{flow_title(self.flow)} started" + (" (scheduled)" if scheduled else ""))
         self.progress_bar.setRange(0, 0)  # busy until the flow knows its total
         self.progress_bar.setFormat("Starting…")
+        self.progress_bar.setProperty("tone", "")
         self.cancel_button.setEnabled(True)
+        self._shown = None
         self.summary.setText("Running…")
 
     def show_progress(self, progress: Progress) -> None:
-        """Show ``done`` of ``total`` and the item being worked on."""
+        """Show ``done / total`` (or "N processed" while the total is unknown) and the item."""
         self._last_done = progress.done
-        current = f"  —  {progress.current}" if progress.current else ""
+        self.progress_bar.setFormat(progress_text(progress))
         if progress.total is None:
-            self.progress_bar.setRange(0, 0)
-            self.progress_bar.setFormat(f"{progress.done} done{current}")
+            self.progress_bar.setRange(0, 0)  # indeterminate, but labelled
             return
-        total = max(progress.total, 1) if progress.total == 0 else progress.total
+        # An empty total is not "1 / 1": the bar stays empty and says so.
+        total = max(progress.total, 1)
         self.progress_bar.setRange(0, total)
-        self.progress_bar.setValue(min(progress.done, total))
-        self.progress_bar.setFormat(f"%v / %m{current}")
+        self.progress_bar.setValue(min(progress.done, progress.total))
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
         """Redraw the icons in the new palette's colours after a theme change."""
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
             self._set_icons()
+            if self._shown is not None:
+                self._render_summary(*self._shown)
         super().changeEvent(event)
 
     def _set_icons(self) -> None:
@@ -260,28 +274,34 @@ class FlowPanel(QWidget):
             self.summary.setText("Running…")
         if event.level < logging.INFO:
             return
-        prefix = ""
-        if event.level >= logging.ERROR:
-            prefix = "ERROR "
-        elif event.level >= logging.WARNING:
-            prefix = "warning "
-        self.log_line(prefix + event.message)
+        self.log_line(_log_prefix(event.level) + event.message)
 
     def log_line(self, text: str) -> None:
         """Append a time-stamped line to the log."""
         self.log.appendPlainText(f"{datetime.now():%H:%M:%S}  {text}")
 
     def show_result(self, result: FlowResult) -> None:
-        """The run ended: fill the bar, summarise it, link its batch."""
+        """The run ended: the bar and the summary say how, its failures and batch are links."""
         self._finish_ui()
-        if self.progress_bar.maximum() == 0:
-            # Still busy (the flow's last word had no total): the items it finished.
-            done = result.created + result.updated + result.skipped + result.failed
-            self.progress_bar.setRange(0, max(self._last_done, done, 1))
-        self.progress_bar.setValue(self.progress_bar.maximum())
-        self.progress_bar.setFormat(f"%v / %m  —  {result.outcome.value}")
-        self.summary.setText(summary_html(result))
-        self.log_line(f"{flow_title(self.flow)} {result.outcome.value}: {summary_text(result)}")
+        label, tone = describe_outcome(result)
+        done = result.created + result.updated + result.skipped + result.failed + result.waiting
+        total = result.total if result.total is not None else done
+        if result.outcome == "completed" and not result.created + result.updated + result.failed:
+            # Nothing new (at most skipped again): no "1 / 1", just the words.
+            total = shown = 0
+        elif result.outcome == "completed":
+            total = max(total, done)
+            shown = total  # completed: the bar is full
+        else:
+            total = max(total, done, self._last_done)
+            shown = min(done, total)  # stopped: the bar shows how far it got
+        self.progress_bar.setRange(0, max(total, 1))
+        self.progress_bar.setValue(shown if total else 1)
+        counted = f"{shown} / {total}  —  " if total else ""
+        self.progress_bar.setFormat(f"{counted}{label}")
+        self._set_tone(tone)
+        self._render_summary(result, [(b.pk, b.status) for b in result.batches])
+        self.log_line(f"{flow_title(self.flow)} {label}: {summary_text(result)}")
 
     def show_waiting(self, message: str) -> None:
         """The run is queued behind another run that holds its lease."""
@@ -320,15 +340,42 @@ class FlowPanel(QWidget):
         self.summary.setText(f"<b>Stopped by an unexpected error:</b> {html.escape(message)}")
         self.log_line(f"ERROR the run stopped unexpectedly: {message}")
 
-    def show_last_record(self, record: RunRecord) -> None:
-        """Summarise a run recorded earlier (e.g. in a previous session)."""
-        when = record.started_at.astimezone().strftime("%Y-%m-%d %H:%M")
-        duration = f", {record.duration_s:.1f} s" if record.duration_s is not None else ""
-        self.summary.setText(
-            f"Last run {when}: <b>{html.escape(str(record.outcome))}</b> — "
-            f"{_counts(record.created, record.updated, record.skipped, record.failed)}"
-            f"{duration}"
-        )
+    def show_last_record(
+        self,
+        record: RunRecord,
+        batches: Sequence[BatchMirror] = (),
+        log: Sequence[RunLogEntry] = (),
+    ) -> None:
+        """Show a run recorded earlier (e.g. before a restart) as its own summary showed it.
+
+        ``batches`` are the run's batch requests (linked), ``log`` its stored events
+        (the log shows those at INFO and above, as it did live).
+        """
+        self._render_summary(record, [(b.pk, b.status) for b in batches])
+        label, tone = describe_outcome(record)
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat(f"Last run: {label}")
+        self._set_tone(tone)
+        if log:
+            self.log.clear()
+            for entry in log:
+                if entry.level >= logging.INFO:
+                    self.log.appendPlainText(
+                        f"{entry.at.astimezone():%H:%M:%S}  {_log_prefix(entry.level)}"
+                        f"{entry.message}"
+                    )
+
+    def _render_summary(self, run: RunLike, batches: Sequence[tuple[int, str]]) -> None:
+        self._shown = (run, batches)
+        dark = self.palette().window().color().lightness() < 128
+        self.summary.setText(summary_html(run, batches, dark=dark))
+
+    def _set_tone(self, tone: str) -> None:
+        # The style sheet may colour the bar by tone (QProgressBar[tone="bad"]).
+        self.progress_bar.setProperty("tone", tone)
+        self.progress_bar.style().unpolish(self.progress_bar)
+        self.progress_bar.style().polish(self.progress_bar)
 
     def _finish_ui(self) -> None:
         self._running = False
@@ -366,6 +413,8 @@ class FlowPanel(QWidget):
     def _on_link(self, link: str) -> None:
         if link.startswith("batch:"):
             self.batch_link_activated.emit(int(link.removeprefix("batch:")))
+        elif link.startswith("failures:"):
+            self.failures_link_activated.emit(int(link.removeprefix("failures:")))
 
     def _key(self, name: str) -> str:
         return f"flows/{self.flow.value}/{name}"
@@ -418,38 +467,70 @@ class FlowTab(QWidget):
         return self.panels[0]
 
 
-def summary_text(result: FlowResult) -> str:
-    """The counts and duration of a run, as plain text."""
-    return (
-        f"{_counts(result.created, result.updated, result.skipped, result.failed)}, "
-        f"{result.duration_s:.1f} s"
-    )
+def progress_text(progress: Progress) -> str:
+    """The bar's label: ``done / total · item``, or ``N processed · current: item``."""
+    current = progress.current
+    if progress.total is None:
+        text = f"{progress.done} processed"
+        return f"{text} · current: {current}" if current else text
+    text = f"{min(progress.done, progress.total)} / {progress.total}"
+    return f"{text} · {current}" if current else text
 
 
-def summary_html(result: FlowResult) -> str:
-    """The run's summary for the panel: outcome, counts, duration, its batches as links."""
-    colour = {
-        RunOutcome.COMPLETED: "",
-        RunOutcome.CANCELLED: "#b26a00",
-        RunOutcome.FAILED: "#c62828",
-        RunOutcome.INTERRUPTED: "#b26a00",
-    }[result.outcome]
-    outcome = html.escape(result.outcome.value)
-    if colour:
-        outcome = f'<span style="color:{colour}">{outcome}</span>'
-    parts = [f"<b>{outcome}</b> — {html.escape(summary_text(result))}"]
-    if result.error_count:
-        parts.append(f"{result.error_count} error reports")
+def summary_text(run: RunLike) -> str:
+    """The counts of a run (and its duration, when it has one), as plain text."""
+    counts = _counts(run.created, run.updated, run.skipped, run.failed)
+    if run.waiting:
+        counts += f", {run.waiting} still waiting"
+    duration = getattr(run, "duration_s", None)
+    return counts if duration is None else f"{counts}, {duration:.1f} s"
+
+
+def summary_html(
+    run: RunLike, batches: Sequence[tuple[int, str]] = (), *, dark: bool = False
+) -> str:
+    """The run's summary: its outcome in the outcome's colour, counts, links, its sentence.
+
+    ``run`` is a ``FlowResult`` or a stored ``RunRecord`` (then it is headed "Last
+    run" with its start time); ``batches`` are ``(pk, status)`` of its batch requests.
+    A run with failures links them (``failures:<run id>``); each batch links as
+    ``batch:<pk>``. Everything from a server or the channel is escaped.
+    """
+    label, tone = describe_outcome(run)
+    _, colour = badge_colors(TONE_KINDS.get(tone, "neutral"), dark=dark)
+    run_id = run.run_id if isinstance(run, FlowResult) else getattr(run, "id", 0)
+    outcome = html.escape(label)
+    if run.failed and str(run.outcome) == "completed":
+        noun = "failure" if run.failed == 1 else "failures"
+        link = f'<a href="failures:{run_id}">{run.failed} {noun}</a>'
+        outcome = outcome.replace(f"{run.failed} {noun}", link, 1)
+    parts = [
+        f'<b><span style="color:{colour.name()}">{outcome}</span></b> — '
+        f"{html.escape(summary_text(run))}"
+    ]
+    error_count = run.error_count if isinstance(run, FlowResult) else getattr(run, "error_count", 0)
+    if error_count:
+        parts.append(f"{error_count} error reports")
     links = [
-        f'<a href="batch:{batch.pk}">batch {batch.pk}</a> ({html.escape(batch.status)})'
-        for batch in result.batches
+        f'<a href="batch:{pk}">batch {pk}</a> ({html.escape(status)})' for pk, status in batches
     ]
     if links:
         parts.append(", ".join(links))
     text = " · ".join(parts)
-    if result.message:
-        text += f"<br>{html.escape(result.message)}"
+    if isinstance(run, RunRecord):
+        when = run.started_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        text = f"Last run {when}: {text}"
+    if run.message:
+        text += f"<br>{html.escape(run.message)}"
     return text
+
+
+def _log_prefix(level: int) -> str:
+    if level >= logging.ERROR:
+        return "ERROR "
+    if level >= logging.WARNING:
+        return "warning "
+    return ""
 
 
 def _counts(created: int, updated: int, skipped: int, failed: int) -> str:
