@@ -6,13 +6,18 @@ country, the townships of a city and the districts of a township (one listing ea
 matched by name locally; a name not listed falls back to Omnitron's own name and
 mapping-code lookups, and misses are cached too), retail stores, and the product pk
 of every channel SKU — fetched in bulk for a window of orders at once.
+
+The operator's aliases (a channel spelling mapped to an Omnitron city, township,
+district or cargo company in the profile's store) are read once per run and win over
+every lookup: an aliased spelling resolves to the aliased object of the same listing.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
 
 from service.flows.orders.locks import KeyedLocks
 from service.omnitron.client import OmnitronClient
@@ -27,10 +32,28 @@ from service.omnitron.models import (
     Township,
 )
 from service.omnitron.models.channel import Channel, ChannelConf
+from service.store_records import Alias
+from service.text_fold import fold, fold_case
 
 V = TypeVar("V")
 L = TypeVar("L", City, Township, District)
 _MISSING = object()
+
+
+class AliasSource(Protocol):
+    """Where the operator's aliases are kept (the profile's :class:`~service.store.Store`)."""
+
+    def aliases(self, kind: str | None = None) -> list[Alias]:
+        """Every alias, or those of ``kind``."""
+        ...
+
+
+@dataclass
+class _Listing(Generic[V]):
+    """The active locations under one parent, by folded name and by pk."""
+
+    by_name: dict[str, V] = field(default_factory=dict)
+    by_pk: dict[int, V] = field(default_factory=dict)
 
 
 class Memo:
@@ -74,9 +97,15 @@ class Memo:
 class OrderLookups:
     """What fetch-orders looks up, asked of Omnitron once per run."""
 
-    def __init__(self, omnitron: OmnitronClient, channel: Channel | None) -> None:
+    def __init__(
+        self,
+        omnitron: OmnitronClient,
+        channel: Channel | None,
+        aliases: AliasSource | None = None,
+    ) -> None:
         self._omnitron = omnitron
         self._channel = channel
+        self._alias_source = aliases
         self._memo = Memo()
         self._products = Memo()
         self._products_lock = threading.Lock()
@@ -106,12 +135,35 @@ class OrderLookups:
         return self._memo.get("catalog", self._omnitron.get_catalog)
 
     def cargo_company(self, erp_code: str) -> CargoCompany | None:
-        """The cargo company with this ``erp_code`` (all cargos are listed once per run)."""
-        index = self._memo.get("cargos", self._index_cargos)
-        return index.get(erp_code.strip().lower())
+        """The cargo company with this ``erp_code`` (all cargos are listed once per run).
 
-    def _index_cargos(self) -> dict[str, CargoCompany]:
-        return {c.erp_code.strip().lower(): c for c in self._omnitron.list_cargo_companies()}
+        An alias of the channel's code names the cargo company by pk instead.
+        """
+        cargos = self._memo.get("cargos", self._index_cargos)
+        aliased = self._alias("cargo", "", erp_code)
+        if aliased is not None and aliased in cargos.by_pk:
+            return cargos.by_pk[aliased]
+        return cargos.by_name.get(erp_code.strip().lower())
+
+    def _index_cargos(self) -> _Listing[CargoCompany]:
+        listing: _Listing[CargoCompany] = _Listing()
+        for cargo in self._omnitron.list_cargo_companies():
+            listing.by_pk[cargo.pk] = cargo
+            listing.by_name[cargo.erp_code.strip().lower()] = cargo
+        return listing
+
+    def _alias(self, kind: str, scope: str, value: str) -> int | None:
+        """The Omnitron pk the operator mapped this spelling to, if any."""
+        return self._memo.get("aliases", self._load_aliases).get((kind, scope, fold(value)))
+
+    def _load_aliases(self) -> dict[tuple[str, str, str], int]:
+        # Read once per run: a mapping saved meanwhile applies from the next run on.
+        if self._alias_source is None:
+            return {}
+        return {
+            (a.kind, a.scope, fold(a.channel_value)): a.omnitron_pk
+            for a in self._alias_source.aliases()
+        }
 
     def country(self, value: str) -> Country | None:
         """A country by code, name or mapping code."""
@@ -119,39 +171,51 @@ class OrderLookups:
         return self._memo.get(key, lambda: self._omnitron.find_country(value))
 
     def city(self, country: int, name: str) -> City | None:
-        """A city of ``country`` by name (Turkish case folding), else by mapping code."""
-        index = self._memo.get(
+        """A city of ``country`` by alias, by name (Turkish case folding), else by mapping code."""
+        listing = self._memo.get(
             ("cities", country),
             lambda: _index(self._list(City, "cities/", country=country), _fold),
         )
-        return index.get(_fold(name)) or self._memo.get(
+        return self._aliased(listing, "city", "", name, _fold) or self._memo.get(
             ("city", country, _fold(name)), lambda: self._omnitron.find_city(country, name)
         )
 
     def township(self, country: int, city: int, name: str) -> Township | None:
-        """A township of ``city`` by name (Turkish case folding), else by mapping code."""
-        index = self._memo.get(
+        """A township of ``city`` by alias, by name (Turkish case folding), else by mapping code."""
+        listing = self._memo.get(
             ("townships", city),
             lambda: _index(self._list(Township, "townships/", country=country, city=city), _fold),
         )
-        return index.get(_fold(name)) or self._memo.get(
+        return self._aliased(listing, "township", str(city), name, _fold) or self._memo.get(
             ("township", city, _fold(name)),
             lambda: self._omnitron.find_township(country, city, name),
         )
 
     def district(self, country: int, city: int, township: int, name: str) -> District | None:
-        """A district of ``township`` by exact name, else by mapping code."""
-        index = self._memo.get(
+        """A district of ``township`` by alias, by exact name, else by mapping code."""
+        listing = self._memo.get(
             ("districts", township),
             lambda: _index(
                 self._list(District, "districts/", country=country, city=city, township=township),
                 str,
             ),
         )
-        return index.get(name) or self._memo.get(
+        return self._aliased(listing, "district", str(township), name, str) or self._memo.get(
             ("district", township, name),
             lambda: self._omnitron.find_district(country, city, township, name),
         )
+
+    def _aliased(
+        self, listing: _Listing[L], kind: str, scope: str, name: str, key: Callable[[str], str]
+    ) -> L | None:
+        """The listed location the operator aliased ``name`` to, else the one so named.
+
+        An alias to a location no longer listed (made inactive since) is ignored.
+        """
+        pk = self._alias(kind, scope, name)
+        if pk is not None and pk in listing.by_pk:
+            return listing.by_pk[pk]
+        return listing.by_name.get(key(name))
 
     def _list(self, model: type[L], path: str, **filters: int) -> list[L]:
         """Every active location under a parent: one request instead of one per name."""
@@ -204,23 +268,21 @@ class OrderLookups:
         return {sku: self._products.get(sku, lambda: None) for sku in wanted}
 
 
-def _index(locations: Iterable[L], key: Callable[[str], str]) -> dict[str, L]:
-    """Locations by (folded) name; an ambiguous name is left to the server's lookup."""
-    index: dict[str, L] = {}
+def _index(locations: Iterable[L], key: Callable[[str], str]) -> _Listing[L]:
+    """Locations by (folded) name and pk; an ambiguous name is left to the server's lookup."""
+    listing: _Listing[L] = _Listing()
     ambiguous: set[str] = set()
     for location in locations:
+        listing.by_pk[location.pk] = location
         name = key(location.name)
-        if name in index:
+        if name in listing.by_name:
             ambiguous.add(name)
-        index[name] = location
+        listing.by_name[name] = location
     for name in ambiguous:
-        del index[name]
-    return index
+        del listing.by_name[name]
+    return listing
 
 
 def _fold(text: str) -> str:
-    """Case-insensitive key with Turkish dotted/dotless i folded together."""
-    return text.translate(_TR_FOLD).lower().strip()
-
-
-_TR_FOLD = str.maketrans({"İ": "i", "I": "i", "ı": "i"})
+    """A location name's key: Turkish case folding (as Omnitron's ``__iexact``), trimmed."""
+    return fold_case(text).strip()
