@@ -45,8 +45,10 @@ from PySide6.QtWidgets import (
 )
 
 from gui.icons import icon
+from gui.session import ConsoleSession
 from gui.tasks import Task, TaskRunner
 from gui.theme import THEMES, repolish
+from gui.views.aliases_page import AliasesPage
 from gui.widgets.plain_text import plain_label, plain_tooltip
 from service.channel.registry import available_adapters
 from service.config import (
@@ -182,11 +184,13 @@ class SettingsDialog(QDialog):
         secrets: Secrets | None = None,
         *,
         limits: ConnectionLimits | None = None,
+        session: ConsoleSession | None = None,
     ) -> None:
         """Edit the profiles in ``locations.config_file`` and the defaults in ``settings``.
 
         ``secrets`` is where passwords are stored and read (default: environment and
-        OS keyring); ``limits`` bound how long a connection test waits.
+        OS keyring); ``limits`` bound how long a connection test waits. With the
+        console's ``session``, a Mappings page lists its profile's aliases.
         """
         super().__init__(parent)
         self.setObjectName("settings-dialog")
@@ -204,6 +208,10 @@ class SettingsDialog(QDialog):
         tabs.setObjectName("settings-tabs")
         tabs.addTab(self._profiles_page(), "Profiles")
         tabs.addTab(self._general_page(), "General")
+        self.aliases_page: AliasesPage | None = None
+        if session is not None:
+            self.aliases_page = AliasesPage(session, self)
+            tabs.addTab(self.aliases_page, "Mappings")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
