@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject
 from gui.models.csv_safe import safe_row
 from gui.models.formatting import format_time
 from gui.models.lazy import Column, LazyTableModel
+from service.causes import info
 from service.store import ErrorQuery, Store, StoredErrorReport
 
 EXPORT_PAGE_SIZE = 2_000
@@ -28,6 +29,9 @@ CSV_FIELDS: tuple[str, ...] = (
     "local_batch_id",
     "created_at",
     "attempts",
+    "cause",
+    "cause_value",
+    "resolved_at",
     "raw_request",
     "raw_response",
 )
@@ -38,33 +42,83 @@ def report_status(report: StoredErrorReport) -> str:
     return "Success" if report.is_ok else "Fail"
 
 
+def state_text(report: StoredErrorReport) -> str:
+    """The Status column: ``open``/``resolved`` (``ok`` for a success), then delivery.
+
+    Delivery is named only when Omnitron does not hold the report: ``not sent``
+    (waiting in the outbox) or ``refused``.
+    """
+    state = "ok" if report.is_ok else ("resolved" if report.resolved_at else "open")
+    delivery = report.delivery_state
+    if delivery == "waiting":
+        return f"{state} · not sent"
+    if delivery == "refused":
+        return f"{state} · refused"
+    return state
+
+
+def state_kind(report: StoredErrorReport) -> str:
+    """The Status badge: open failures red, resolved ones green, successes grey."""
+    if report.is_ok:
+        return "neutral"
+    return "success" if report.resolved_at else "danger"
+
+
+def cause_text(report: StoredErrorReport) -> str:
+    """The Cause column: the cause's title with its value ("Unknown city: Istambul")."""
+    if report.is_ok:
+        return ""
+    title = info(report.cause).title
+    return f"{title}: {report.cause_value}" if report.cause_value else title
+
+
+def subject_text(report: StoredErrorReport) -> str:
+    """What the report is about in the operator's words, else the object's id."""
+    return report.subject or report.object_id
+
+
 def _first_line(text: str, limit: int = 200) -> str:
     line = text.split("\n", 1)[0]
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 ERROR_COLUMNS: tuple[Column, ...] = (
-    Column("Log id", lambda r: r.code, sort_key="code", tooltip=lambda r: r.code),
-    Column("Status", report_status, badge=lambda r: "success" if r.is_ok else "danger"),
-    Column("Log type", lambda r: r.content_type, sort_key="content_type"),
-    Column("Object", lambda r: r.object_id, tooltip=lambda r: r.subject or None),
+    Column("When", lambda r: format_time(r.created_at), sort_key="created_at"),
+    Column("Flow", lambda r: r.flow, sort_key="flow"),
+    Column("Subject", subject_text, tooltip=lambda r: subject_text(r) or None),
+    Column(
+        "Cause", cause_text, tooltip=lambda r: info(r.cause).what_to_do if not r.is_ok else None
+    ),
     Column(
         "Description",
         lambda r: _first_line(r.description),
         tooltip=lambda r: r.description[:2000] or None,
     ),
-    Column("Created", lambda r: format_time(r.created_at), sort_key="created_at"),
+    Column("Status", state_text, badge=state_kind),
+    # Behind the column chooser (ERROR_HIDDEN_COLUMNS).
+    Column("Log id", lambda r: r.code, sort_key="code", tooltip=lambda r: r.code),
+    Column("Log type", lambda r: r.content_type, sort_key="content_type"),
+    Column("Object", lambda r: r.object_id),
+    Column("Attempts", lambda r: str(r.attempts), sort_key="attempts", numeric=True),
+    Column("Last seen", lambda r: format_time(r.last_seen_at), sort_key="last_seen_at"),
+    Column("Run", lambda r: "" if r.run_id is None else str(r.run_id), numeric=True),
+    Column("Batch", lambda r: "" if r.batch_pk is None else str(r.batch_pk), numeric=True),
 )
+# Shown only when the user picks them in the header's column menu.
+ERROR_HIDDEN_COLUMNS: tuple[str, ...] = tuple(c.title for c in ERROR_COLUMNS[6:])
 
 
 class ErrorReportsModel(LazyTableModel):
-    """Error reports matching an :class:`ErrorQuery`, newest first by default."""
+    """Error reports matching an :class:`ErrorQuery`, newest first by default.
+
+    By default it lists failures only (``is_ok=False``), as the operator looks for them.
+    """
 
     def __init__(
         self, store: Store, query: ErrorQuery | None = None, parent: QObject | None = None
     ) -> None:
         """A model over the error reports of ``store``."""
-        super().__init__(store, ERROR_COLUMNS, query or ErrorQuery(), parent=parent)
+        super().__init__(store, ERROR_COLUMNS, query or ErrorQuery(is_ok=False), parent=parent)
 
     def fetch_rows(
         self, store: Store, query: ErrorQuery, offset: int, limit: int
@@ -125,4 +179,6 @@ def _csv_row(report: StoredErrorReport) -> list[object]:
     values: dict[str, object] = report.model_dump(include=set(CSV_FIELDS))
     values["status"] = report_status(report).lower()
     values["created_at"] = report.created_at.isoformat()
+    if report.resolved_at is not None:
+        values["resolved_at"] = report.resolved_at.isoformat()
     return ["" if values.get(name) is None else values[name] for name in CSV_FIELDS]

@@ -1,20 +1,29 @@
-"""Error reports: Omnitron's marketplace-log page, local, searchable, exportable."""
+"""Error reports: what failed, why, and what to do — local, searchable, exportable.
+
+Failures are listed by default (a toggle adds successes) with the columns an operator
+reads first: when, flow, subject, cause, description, status. The rest (log id, log
+type, …) is behind the header's column menu, remembered in ``QSettings``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
+    QMainWindow,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -23,20 +32,40 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.models.errors import ErrorReportsModel, export_error_reports_csv, report_status
+from gui.models.errors import (
+    ERROR_HIDDEN_COLUMNS,
+    ErrorReportsModel,
+    cause_text,
+    export_error_reports_csv,
+    state_text,
+    subject_text,
+)
 from gui.models.formatting import format_time, pretty_payload, pretty_request
 from gui.models.lazy import RECORD_ROLE
+from gui.models.problems import RetryRequest
+from gui.widgets.column_chooser import ColumnChooser
 from gui.widgets.date_range import DateRangeFilter
+from gui.widgets.empty_state import EmptyState
+from gui.widgets.last_updated import LastUpdated
 from gui.widgets.plain_text import plain_label
-from gui.widgets.tables import table_beside_detail
+from gui.widgets.tables import keep_place_on_refresh, table_beside_detail
+from service.causes import CAUSES, info
+from service.flows.names import Flow
 from service.store import ErrorQuery, Store, StoredErrorReport
 
 SEARCH_DELAY_MS = 250
+# Whether a failure's item went through later (ErrorQuery.resolved).
 STATUS_CHOICES: tuple[tuple[str, bool | None], ...] = (
-    ("All", None),
-    ("Success", True),
-    ("Fail", False),
+    ("Open and resolved", None),
+    ("Open", False),
+    ("Resolved", True),
 )
+ALL_CAUSES = "All causes"
+# Default widths of When, Flow, Subject, Cause; Description takes what is left and
+# Status fits its text. Together they fit a 1366 px window beside the detail.
+COLUMN_WIDTHS: tuple[int, ...] = (135, 95, 105, 150)
+DESCRIPTION_COLUMN = 4
+STATUS_COLUMN = 5
 # Where a report is on its way to Omnitron (ErrorQuery.delivery).
 DELIVERY_CHOICES: tuple[tuple[str, str | None], ...] = (
     ("Any delivery", None),
@@ -49,6 +78,7 @@ LOG_TYPES: tuple[str, ...] = ("order", "orderitem", "cancellationrequest", "batc
 ALL_TYPES = "All types"
 
 PathProvider = Callable[[], str | None]
+FLOW_NAMES: frozenset[str] = frozenset(flow.value for flow in Flow)
 
 
 class ErrorsView(QWidget):
@@ -60,9 +90,16 @@ class ErrorsView(QWidget):
     """A CSV export was written: its path and how many rows it holds."""
     export_failed = Signal(str)
     """A CSV export failed: why."""
+    retry_requested = Signal(object)
+    """Retry the selected failures: one :class:`~gui.models.problems.RetryRequest` per flow."""
 
-    def __init__(self, store: Store, parent: QWidget | None = None) -> None:
-        """The view over ``store``; it starts loading at once."""
+    def __init__(
+        self, store: Store, parent: QWidget | None = None, *, settings: QSettings | None = None
+    ) -> None:
+        """The view over ``store``; it starts loading at once.
+
+        ``settings`` keeps the columns the user chose (none given: not remembered).
+        """
         super().__init__(parent)
         self.setObjectName("errors-view")
         self.store = store
@@ -79,12 +116,24 @@ class ErrorsView(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(self._build_filters())
         self.splitter, self.table, self.detail = table_beside_detail(
-            self, "errors", self.model, self._build_detail, (300, 70, 110, 90, 320)
+            self, "errors", self.model, self._build_detail, COLUMN_WIDTHS
         )
         layout.addWidget(self.splitter, 1)
+        # The table reads first: about 70 % of the width, so the six columns fit 1366 px.
+        self.splitter.setStretchFactor(0, 5)
+        self.splitter.setStretchFactor(1, 2)
+        self._fit_columns()
+        self.columns = ColumnChooser("errors", self.table, ERROR_HIDDEN_COLUMNS, settings)
+        # Several failures can be retried at once; the detail shows the current one.
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        keep_place_on_refresh(self.table, self.model)
+        self.empty_state = EmptyState("errors", self.table, self.model, self._empty_message)
+        self._store_is_empty = False
 
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
-        self.model.loaded.connect(self._update_count)
+        self.table.selectionModel().selectionChanged.connect(self._update_retry)
+        self.model.loaded.connect(self._update_retry)
+        self.model.loaded.connect(self._loaded)
         self.model.total_changed.connect(self._update_count)
         self.model.modelReset.connect(self._after_reset)
         self.model.load_failed.connect(self._load_failed)
@@ -111,13 +160,41 @@ class ErrorsView(QWidget):
     def show_outbox(self) -> None:
         """Show the reports Omnitron does not hold: waiting and refused (filters cleared)."""
         self.clear_filters(apply=False)
+        self.show_successes.setChecked(True)  # success reports wait in the outbox too
         self.delivery_filter.setCurrentIndex(self.delivery_filter.findData("undelivered"))
         self._apply_filters()
+
+    def show_report(self, report_id: int) -> None:
+        """Select report ``report_id`` and show it; filters are cleared to let it through."""
+
+        def located(row: int | None) -> None:
+            if row is None:
+                self.count_label.setText(f"Report {report_id} is not in the local store")
+                return
+            self.table.selectRow(row)
+            self.table.scrollTo(
+                self.model.index(row, 0), QAbstractItemView.ScrollHint.PositionAtCenter
+            )
+
+        def read(report: StoredErrorReport) -> None:
+            self.clear_filters(apply=False)
+            self.show_successes.setChecked(report.is_ok)
+            self._shown = report
+            self._apply_filters()
+            self.model.locate(report.id, located)
+
+        self.model.read_in_background(
+            lambda store: store.get_error_report(report_id),
+            read,
+            lambda error: self.count_label.setText(f"Could not read report {report_id}: {error}"),
+        )
 
     def clear_filters(self, *, apply: bool = True) -> None:
         """Every filter back to "all"."""
         widgets = (
             self.search,
+            self.show_successes,
+            self.cause_filter,
             self.code_filter,
             self.status_filter,
             self.delivery_filter,
@@ -130,6 +207,8 @@ class ErrorsView(QWidget):
             widget.blockSignals(True)
         try:
             self.search.clear()
+            self.show_successes.setChecked(False)
+            self.cause_filter.setCurrentIndex(0)
             self.code_filter.clear()
             self.status_filter.setCurrentIndex(0)
             self.delivery_filter.setCurrentIndex(0)
@@ -153,7 +232,9 @@ class ErrorsView(QWidget):
         return ErrorQuery(
             text=text or None,
             code_contains=code or None,
-            is_ok=self.status_filter.currentData(),
+            is_ok=None if self.show_successes.isChecked() else False,
+            cause=self.cause_filter.currentData(),
+            resolved=self.status_filter.currentData(),
             delivery=self.delivery_filter.currentData(),
             content_type=None if content_type in ("", ALL_TYPES) else content_type,
             run_id=self.run_filter.value() or None,
@@ -177,6 +258,14 @@ class ErrorsView(QWidget):
         def done(count: int) -> None:
             self.export_button.setEnabled(True)
             self._update_count()
+            noun = "report" if count == 1 else "reports"
+            message = f"Exported {count:,} {noun} to {target}"
+            self.export_result.setText(message)
+            self.export_result.setToolTip(target)
+            self.export_result.show()
+            window = self.window()
+            if isinstance(window, QMainWindow):
+                window.statusBar().showMessage(message, 15_000)
             self.export_finished.emit(target, count)
 
         def failed(error: BaseException) -> None:
@@ -193,7 +282,11 @@ class ErrorsView(QWidget):
     def _build_filters(self) -> QVBoxLayout:
         self.search = QLineEdit(self)
         self.search.setObjectName("errors-search")
-        self.search.setPlaceholderText("Search code, description, request and response…")
+        self.search.setPlaceholderText("Search order numbers, messages, values…")
+        self.search.setToolTip(
+            "Matches words (as prefixes) in the subject, log id, description and the values "
+            "of the raw request and response — not JSON keys"
+        )
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self._filters_typed)
 
@@ -203,6 +296,11 @@ class ErrorsView(QWidget):
         self.export_button.setObjectName("errors-export")
         self.export_button.setToolTip("Save the reports matching the filters as CSV")
         self.export_button.clicked.connect(self._export_clicked)
+        self.retry_button = QPushButton("Retry", self)
+        self.retry_button.setObjectName("errors-retry")
+        self.retry_button.setToolTip("Retry the items of the selected open failures")
+        self.retry_button.clicked.connect(self.retry_selected)
+        self.retry_button.setEnabled(False)  # until a failure is selected
         clear = QPushButton("Clear filters", self)
         clear.setObjectName("errors-clear-filters")
         clear.clicked.connect(lambda: self.clear_filters())
@@ -215,9 +313,28 @@ class ErrorsView(QWidget):
 
         self.status_filter = QComboBox(self)
         self.status_filter.setObjectName("errors-status-filter")
+        self.status_filter.setToolTip("Open failures, or failures whose item went through later")
         for label, value in STATUS_CHOICES:
             self.status_filter.addItem(label, value)
         self.status_filter.currentIndexChanged.connect(self._apply_filters)
+
+        self.show_successes = QCheckBox("Show successes", self)
+        self.show_successes.setObjectName("errors-show-successes")
+        self.show_successes.setToolTip("List the success reports too (failures only otherwise)")
+        self.show_successes.toggled.connect(self._apply_filters)
+
+        self.cause_filter = QComboBox(self)
+        self.cause_filter.setObjectName("errors-cause-filter")
+        self.cause_filter.addItem(ALL_CAUSES, None)
+        for cause, cause_info in CAUSES.items():
+            self.cause_filter.addItem(cause_info.title, cause.value)
+        self.cause_filter.currentIndexChanged.connect(self._apply_filters)
+
+        self.export_result = plain_label(parent=self)
+        self.export_result.setObjectName("errors-export-result")
+        self.export_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.export_result.hide()
+        self.last_updated = LastUpdated("errors", self)
 
         self.delivery_filter = QComboBox(self)
         self.delivery_filter.setObjectName("errors-delivery-filter")
@@ -243,24 +360,29 @@ class ErrorsView(QWidget):
 
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
+        top.addWidget(self.show_successes)
         top.addWidget(self.count_label)
+        top.addWidget(self.last_updated)
+        top.addWidget(self.retry_button)
         top.addWidget(clear)
         top.addWidget(self.export_button)
         filters = QHBoxLayout()
         for widget in (
-            self.code_filter,
+            self.cause_filter,
             self.status_filter,
             self.delivery_filter,
             self.type_filter,
             self.date_range,
             self.run_filter,
             self.batch_filter,
+            self.code_filter,
         ):
             filters.addWidget(widget)
         filters.addStretch(1)
         rows = QVBoxLayout()
         rows.addLayout(top)
         rows.addLayout(filters)
+        rows.addWidget(self.export_result)
         return rows
 
     def _build_detail(self, splitter: QSplitter) -> QWidget:
@@ -281,7 +403,10 @@ class ErrorsView(QWidget):
         form = QFormLayout()
         self.detail_fields: dict[str, QLabel] = {}
         for key, label in (
+            ("subject", "Subject"),
+            ("cause", "Cause"),
             ("status", "Status"),
+            ("code", "Log id"),
             ("type", "Log type"),
             ("object", "Object"),
             ("flow", "Flow / run"),
@@ -309,7 +434,16 @@ class ErrorsView(QWidget):
         self.description.setObjectName("error-description")
         self.description.setReadOnly(True)
         self.description.setMaximumHeight(90)
-        layout.addWidget(self.description)
+        # What to do sits beside what happened, so the next step is read with it.
+        self.what_to_do = plain_label(parent=detail)
+        self.what_to_do.setObjectName("error-what-to-do")
+        self.what_to_do.setWordWrap(True)
+        self.what_to_do.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.what_to_do.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        explained = QHBoxLayout()
+        explained.addWidget(self.description, 3)
+        explained.addWidget(self.what_to_do, 2)
+        layout.addLayout(explained)
 
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self.request_text, request_box = self._raw_box("Raw request", "request", mono, detail)
@@ -352,6 +486,40 @@ class ErrorsView(QWidget):
         self._debounce.stop()
         self.model.set_query(self.current_query())
 
+    def _loaded(self) -> None:
+        self.last_updated.mark()
+        self._update_count()
+        if self.model.rowCount() == 0:
+            # Whether the store holds any report at all decides what the empty table says.
+            self.model.read_in_background(
+                lambda store: store.count_error_reports(ErrorQuery()) == 0,
+                self._empty_store_known,
+                lambda _error: None,
+            )
+
+    def _empty_store_known(self, empty: bool) -> None:
+        self._store_is_empty = empty
+        self.empty_state.update_state()
+
+    def _empty_message(self) -> str:
+        if self._store_is_empty:
+            return "No error reports yet — run Fetch orders"
+        if self.current_query() == self._default_query():
+            return "No failures — all clear"
+        return "No reports match these filters — Clear filters shows them all"
+
+    def _default_query(self) -> ErrorQuery:
+        order = self.model.query
+        return ErrorQuery(is_ok=False, order_by=order.order_by, descending=order.descending)
+
+    def _fit_columns(self) -> None:
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(DESCRIPTION_COLUMN, QHeaderView.ResizeMode.Stretch)
+        # Room for the longest status badge ("resolved · not sent") and its padding.
+        widest = max(("resolved · not sent", "Status"), key=self.fontMetrics().horizontalAdvance)
+        self.table.setColumnWidth(STATUS_COLUMN, self.fontMetrics().horizontalAdvance(widest) + 28)
+
     def _update_count(self) -> None:
         self.count_label.setText(f"{self.model.total_text()} reports")
 
@@ -381,13 +549,19 @@ class ErrorsView(QWidget):
             for label in self.detail_fields.values():
                 label.clear()
             self.description.clear()
+            self.what_to_do.clear()
             self.request_text.clear()
             self.response_text.clear()
             self.batch_button.hide()
             return
-        self.detail_title.setText(report.code)
+        subject = subject_text(report)
+        cause = cause_text(report) or "Success"
+        self.detail_title.setText(f"{subject} — {cause}" if subject else cause)
         fields = self.detail_fields
-        fields["status"].setText(report_status(report))
+        fields["subject"].setText(subject or "—")
+        fields["cause"].setText(cause)
+        fields["status"].setText(state_text(report))
+        fields["code"].setText(report.code)
         fields["type"].setText(report.content_type or "—")
         fields["object"].setText(
             " · ".join(part for part in (report.object_id, report.subject) if part) or "—"
@@ -402,6 +576,7 @@ class ErrorsView(QWidget):
         )
         fields["delivered"].setText(delivery_text(report))
         self.description.setPlainText(report.description)
+        self.what_to_do.setText("" if report.is_ok else info(report.cause).what_to_do)
         self.request_text.setPlainText(pretty_request(report.raw_request))
         self.response_text.setPlainText(pretty_payload(report.raw_response))
         if report.batch_pk is not None:
@@ -414,6 +589,29 @@ class ErrorsView(QWidget):
     def _open_batch(self) -> None:
         if self._shown is not None and self._shown.batch_pk is not None:
             self.batch_link_activated.emit(self._shown.batch_pk)
+
+    # -- retry ------------------------------------------------------------------------
+
+    def retry_requests(self) -> list[RetryRequest]:
+        """The selected open failures as retries, one per flow (a retry is one flow's run)."""
+        by_flow: dict[Flow, list[int]] = {}
+        for index in self.table.selectionModel().selectedRows():
+            report: StoredErrorReport = self.model.record(index.row())
+            if report.is_ok or report.resolved_at is not None or report.flow not in FLOW_NAMES:
+                continue
+            by_flow.setdefault(Flow(report.flow), []).append(report.id)
+        return [RetryRequest(flow, tuple(ids), count=len(ids)) for flow, ids in by_flow.items()]
+
+    def retry_selected(self) -> None:
+        """Ask for a retry of the selected open failures (:attr:`retry_requested`)."""
+        for request in self.retry_requests():
+            self.retry_requested.emit(request)
+
+    def _update_retry(self, *_args: object) -> None:
+        requests = self.retry_requests()
+        self.retry_button.setEnabled(bool(requests))
+        count = sum(request.count for request in requests)
+        self.retry_button.setText(f"Retry {count} selected" if count > 1 else "Retry")
 
     def _export_clicked(self) -> None:
         path = self.path_provider()

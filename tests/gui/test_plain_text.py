@@ -93,8 +93,9 @@ def test_error_report_detail_shows_order_number_literally(qtbot: QtBot, store: S
     view.table.selectRow(0)
 
     title = view.findChild(QLabel, "error-detail-title")
-    assert title.text() == f"lb-9-CreateOrder_{ORDER_NUMBER}"
+    assert title.text() == f"{DETAIL} — Other failure"  # subject — cause
     assert title.textFormat() == Qt.TextFormat.PlainText
+    assert view.findChild(QLabel, "error-detail-code").text() == f"lb-9-CreateOrder_{ORDER_NUMBER}"
     shown = view.findChild(QLabel, "error-detail-object")
     assert shown.text() == f"{ORDER_NUMBER} · {DETAIL}"
     _assert_value_labels_plain(view, "error-detail-")
@@ -108,7 +109,7 @@ def test_error_report_detail_shows_order_number_literally(qtbot: QtBot, store: S
         for column in range(view.model.columnCount())
     }
     assert tooltips["Log id"] == f"lb-9-CreateOrder_{ORDER_NUMBER}"
-    assert tooltips["Object"] == DETAIL
+    assert tooltips["Subject"] == DETAIL
 
 
 def test_batch_detail_shows_notes_and_reports_literally(qtbot: QtBot, store: Store) -> None:
@@ -118,8 +119,9 @@ def test_batch_detail_shows_notes_and_reports_literally(qtbot: QtBot, store: Sto
     view.show()
     qtbot.waitUntil(lambda: not view.model.is_loading and view.model.rowCount() == 1)
 
-    view.show_batch(9)
-    qtbot.waitUntil(lambda: view.detail_title.text().startswith("Batch 9"))
+    with qtbot.waitSignal(view.detail_loaded, timeout=5000):  # read off the GUI thread
+        view.show_batch(9)
+    assert view.detail_title.text().startswith("Batch 9")
 
     _assert_value_labels_plain(view, "batch-detail-")
     timeline = view.findChild(QTreeWidget, "batch-timeline")
