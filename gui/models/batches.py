@@ -14,12 +14,14 @@ from gui.models.formatting import format_age, format_span, format_time
 from gui.models.lazy import Column, LazyTableModel
 from service.store import BatchMirror, Store
 
-# The quick filters' status groups; None = every status.
+# The quick filters' status groups; None = every status. "with-failures" is every
+# status too, narrowed to batches holding failed objects (BatchQuery.with_failures).
 STATUS_GROUPS: dict[str, tuple[str, ...] | None] = {
     "all": None,
     "progress": ("initialized", "commit", "sent_to_remote", "ongoing"),
     "done": ("done",),
     "failed": ("fail",),
+    "with-failures": None,
 }
 # States a batch should leave soon; sitting in one for long means something is stuck.
 PENDING_STATUSES: frozenset[str] = frozenset(STATUS_GROUPS["progress"] or ())
@@ -35,6 +37,8 @@ class BatchQuery:
     flow: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    # Only batches holding failed objects (a "done" batch may hold many).
+    with_failures: bool = False
     order_by: str = "created_at"
     descending: bool = True
 
@@ -46,11 +50,14 @@ class BatchQuery:
             "flow": self.flow,
             "since": self.since,
             "until": self.until,
+            "with_failures": self.with_failures,
         }
 
     def admits(self, batch: BatchMirror) -> bool:
         """Whether ``batch`` passes these filters."""
         if self.statuses is not None and batch.status not in self.statuses:
+            return False
+        if self.with_failures and not batch.failed_count:
             return False
         if self.content_type is not None and batch.content_type != self.content_type:
             return False
@@ -67,27 +74,32 @@ def _last_change(batch: BatchMirror) -> datetime | None:
 
 
 BATCH_COLUMNS: tuple[Column, ...] = (
-    Column("Id", lambda b: str(b.pk), sort_key="pk", numeric=True),
-    Column("Local batch id", lambda b: b.local_batch_id, tooltip=lambda b: b.local_batch_id),
-    Column("Remote batch id", lambda b: b.remote_batch_id or ""),
-    Column("Content type", lambda b: b.content_type or "", sort_key="content_type"),
-    Column("Status", lambda b: b.status, sort_key="status", badge=lambda b: _status_kind(b)),
-    Column(
-        "Objects",
-        lambda b: (
-            f"{b.object_count} ({b.failed_count} failed)" if b.failed_count else str(b.object_count)
-        ),
-        numeric=True,
-    ),
-    Column("Created", lambda b: format_time(b.created_at), sort_key="created_at"),
+    Column("Flow", lambda b: b.flow or "", sort_key="flow"),
     # Ascending age is descending creation time.
-    Column("Age", lambda b: format_age(b.created_at), sort_key="created_at", reversed_sort=True),
+    Column(
+        "Age",
+        lambda b: format_age(b.created_at),
+        sort_key="created_at",
+        reversed_sort=True,
+        tooltip=lambda b: f"Created {format_time(b.created_at)}" if b.created_at else None,
+    ),
+    Column("Objects", lambda b: str(b.object_count), numeric=True),
+    Column("Failed", lambda b: str(b.failed_count) if b.failed_count else "", numeric=True),
+    Column("Status", lambda b: b.status, sort_key="status", badge=lambda b: _status_kind(b)),
     Column(
         "Last transition",
         lambda b: format_time(b.last_transition_at),
         sort_key="last_transition_at",
     ),
+    Column("Content type", lambda b: b.content_type or "", sort_key="content_type"),
+    Column("Created", lambda b: format_time(b.created_at), sort_key="created_at"),
+    # Ids last: long, and read only to match a batch with Omnitron or the channel.
+    Column("Id", lambda b: str(b.pk), sort_key="pk", numeric=True),
+    Column("Local batch id", lambda b: b.local_batch_id, tooltip=lambda b: b.local_batch_id),
+    Column("Remote batch id", lambda b: b.remote_batch_id or ""),
 )
+# Behind the header's column menu by default (Flow and Age say as much).
+BATCH_HIDDEN_COLUMNS: tuple[str, ...] = ("Content type", "Created")
 
 
 def _status_kind(batch: BatchMirror) -> str:

@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QPushButton, QSpinBox, QTableWidget, QTreeWidget, QWidget
+from PySide6.QtWidgets import (
+    QLabel,
+    QListWidget,
+    QPushButton,
+    QSpinBox,
+    QStyleOptionViewItem,
+    QTableWidget,
+    QTreeWidget,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 
 from gui.models.badges import ATTENTION_BACKGROUND
@@ -153,7 +162,8 @@ def test_detail_shows_timeline_objects_and_reports(
         NewErrorReport(code="lb-9-Channel-Results-x", description="order 12 rejected", batch_pk=9)
     )
     _settle(qtbot, view, view.refresh)
-    view.table.selectRow(0)
+    with qtbot.waitSignal(view.detail_loaded, timeout=5000):  # read off the GUI thread
+        view.table.selectRow(0)
 
     detail = view.findChild(QWidget, "batch-detail")
     assert detail.isEnabled()
@@ -231,11 +241,115 @@ def test_sorting_requeries_and_scrolling_fetches_more(
     qtbot.waitUntil(lambda: view.model.rowCount() == 250, timeout=5000)
     assert len(set(_pks(view))) == 250
 
-    _settle(qtbot, view, lambda: view.table.sortByColumn(0, Qt.SortOrder.AscendingOrder))
+    pk_column, status_column, age_column = 8, 4, 1
+    _settle(qtbot, view, lambda: view.table.sortByColumn(pk_column, Qt.SortOrder.AscendingOrder))
     assert _pks(view)[:2] == [1, 2]
-    _settle(qtbot, view, lambda: view.table.sortByColumn(0, Qt.SortOrder.DescendingOrder))
+    _settle(qtbot, view, lambda: view.table.sortByColumn(pk_column, Qt.SortOrder.DescendingOrder))
     assert _pks(view)[0] == 250
-    _settle(qtbot, view, lambda: view.table.sortByColumn(4, Qt.SortOrder.DescendingOrder))
+    _settle(
+        qtbot, view, lambda: view.table.sortByColumn(status_column, Qt.SortOrder.DescendingOrder)
+    )
     assert _pks(view)[0] == 125  # "fail" sorts after "done"
-    _settle(qtbot, view, lambda: view.table.sortByColumn(7, Qt.SortOrder.DescendingOrder))
+    _settle(qtbot, view, lambda: view.table.sortByColumn(age_column, Qt.SortOrder.DescendingOrder))
     assert _pks(view)[0] == 250  # oldest first: descending age
+
+
+def _with_failed_objects(failed: int, total: int) -> list[dict[str, object]]:
+    return [
+        {"pk": n, "content_type": "order", "failed_reason_type": "remote" if n < failed else None}
+        for n in range(total)
+    ]
+
+
+def test_with_failures_finds_done_batches_holding_failed_objects(
+    qtbot: QtBot, store: Store, view: BatchesView
+) -> None:
+    _fill(store)
+    store.record_batch(_batch(2, "done", objects=_with_failed_objects(22, 30)))
+    store.record_batch(_batch(5, "done", objects=_with_failed_objects(90, 117)))
+    _settle(qtbot, view, view.refresh)
+    model = view.model
+    headers = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
+    shown = [h for c, h in enumerate(headers) if not view.table.isColumnHidden(c)]
+    assert shown[:5] == ["Flow", "Age", "Objects", "Failed", "Status"]
+    assert shown[-3:] == ["Id", "Local batch id", "Remote batch id"]
+    row = model.row_of(5)
+    assert [model.index(row, c).data() for c in range(4)][2:] == ["117", "90"]
+
+    _settle(qtbot, view, lambda: _click(view, "batches-filter-failed", qtbot))
+    assert _pks(view) == [3]  # "Failed" still means status fail
+    _settle(qtbot, view, lambda: _click(view, "batches-filter-with-failures", qtbot))
+    assert _pks(view) == [5, 2]
+    qtbot.waitUntil(lambda: view.count_label.text() == "2 of 2 batches", timeout=5000)
+
+
+def test_detail_clears_when_the_filter_hides_its_batch(
+    qtbot: QtBot, store: Store, view: BatchesView
+) -> None:
+    _fill(store)
+    _settle(qtbot, view, view.refresh)
+    view.table.selectRow(view.model.row_of(2))
+    assert view.detail_title.text().startswith("Batch 2 ·")
+    _settle(qtbot, view, lambda: _click(view, "batches-filter-failed", qtbot))
+    assert not view.detail.isEnabled()
+    assert view.detail_title.text() == "Select a batch to see its history"
+
+    # A batch that leaves the filter on a refresh (it finished) leaves the detail too.
+    _settle(qtbot, view, lambda: _click(view, "batches-filter-progress", qtbot))
+    view.table.selectRow(view.model.row_of(4))
+    assert view.detail_title.text().startswith("Batch 4 ·")
+    store.record_batch(_batch(4, "done"))
+    _settle(qtbot, view, view.refresh)
+    assert view.model.row_of(4) is None
+    assert not view.detail.isEnabled()
+
+
+def test_double_click_on_a_detail_report_asks_to_open_it(
+    qtbot: QtBot, store: Store, view: BatchesView
+) -> None:
+    store.record_batch(_batch(9, "done"))
+    report_id = store.add_error_report(
+        NewErrorReport(code="lb-9-x", description="order 12 rejected", batch_pk=9)
+    )
+    view.show()
+    _settle(qtbot, view, view.refresh)
+    with qtbot.waitSignal(view.detail_loaded, timeout=5000):
+        view.table.selectRow(0)
+    reports = view.findChild(QListWidget, "batch-errors")
+    rect = reports.visualItemRect(reports.item(0))
+    qtbot.mouseClick(reports.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    with qtbot.waitSignal(view.report_activated) as opened:
+        qtbot.mouseDClick(reports.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert opened.args == [report_id]
+
+
+def test_nothing_is_clipped_at_1024_px(qtbot: QtBot, store: Store) -> None:
+    store.record_batch(_batch(1, "sent_to_remote"), note="sent to the channel " * 8)
+    view = BatchesView(store)
+    qtbot.addWidget(view)
+    view.resize(1024, 700)
+    view.show()
+    qtbot.waitExposed(view)
+    _settle(qtbot, view, view.refresh)
+    view.table.selectRow(0)
+    header = view.table.horizontalHeader()
+    metrics = view.table.fontMetrics()
+    for column, spec in enumerate(view.model.columns):
+        if view.table.isColumnHidden(column):
+            continue
+        assert header.sectionSize(column) >= metrics.horizontalAdvance(spec.title) + 20, spec.title
+    status = header.sectionSize(4)
+    delegate = view.table.itemDelegateForColumn(4)
+    option = QStyleOptionViewItem()
+    option.initFrom(view.table)
+    assert status >= delegate.sizeHint(option, view.model.index(0, 4)).width()
+    timeline = view.findChild(QTreeWidget, "batch-timeline")
+    assert timeline.wordWrap()
+    line = timeline.fontMetrics().height()
+    # The note wraps to the column's width: its row grows instead of cutting it off.
+    qtbot.waitUntil(
+        lambda: timeline.visualItemRect(timeline.topLevelItem(0)).height() > line * 1.5,
+        timeout=5000,
+    )
+    empty = view.findChild(QLabel, "batches-empty")
+    assert not empty.isVisible()
