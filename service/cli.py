@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from service.causes import Cause
 from service.cli_output import (
     BarAwareHandler,
     Column,
@@ -40,10 +41,19 @@ from service.flows.lease import LeaseBusy
 from service.flows.names import Flow
 from service.flows.parking import age_text, parked_json
 from service.flows.result import FlowResult, RunOutcome
+from service.flows.retry import NothingToRetry
 from service.flows.run import FlowOptions
 from service.omnitron.models.batch import BatchStatus
+from service.order_service import OrderService
 from service.sandbox.launcher import Sandbox, SandboxOptions
-from service.store import BatchMirror, ErrorQuery, OutboxCounts, RunRecord, StoredErrorReport
+from service.store import (
+    BatchMirror,
+    ErrorQuery,
+    OutboxCounts,
+    RecordNotFound,
+    RunRecord,
+    StoredErrorReport,
+)
 from service.store_errors import StoreError, private_umask
 
 FLOW_NAMES = [flow.value for flow in Flow]
@@ -93,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_run(commands, common)
+    _add_retry(commands, common)
     _add_runs(commands, common)
     _add_batches(commands, common)
     _add_errors(commands, common)
@@ -187,6 +198,40 @@ def _add_run(commands: Any, common: argparse.ArgumentParser) -> None:
     run.set_defaults(handler=_run_flow)
 
 
+def _add_retry(commands: Any, common: argparse.ArgumentParser) -> None:
+    retry = commands.add_parser(
+        "retry",
+        parents=[common],
+        help="retry failed items (one problem, or some error reports) and print what it did",
+        description="Retry the items open failure reports are about, through the same path "
+        "as a run of their flow, recorded as a run of that flow on its own batch request. "
+        "Items that go through resolve their reports.",
+    )
+    _profile_option(retry)
+    retry.add_argument(
+        "--cause", choices=[cause.value for cause in Cause], metavar="C", help="one cause"
+    )
+    retry.add_argument("--value", metavar="V", help="with --cause: only the problem of this value")
+    retry.add_argument(
+        "--report",
+        dest="report_ids",
+        type=_positive,
+        action="append",
+        metavar="ID",
+        help="an error report's id (repeatable)",
+    )
+    retry.add_argument(
+        "--no-success-log",
+        action="store_true",
+        help="report failures only (default: the profile's is_success_log)",
+    )
+    retry.add_argument(
+        "--wait", action="store_true", help="wait for a run of the flow that is running"
+    )
+    _json_option(retry, "print one JSON object with the run's result on stdout")
+    retry.set_defaults(handler=_retry)
+
+
 def _add_runs(commands: Any, common: argparse.ArgumentParser) -> None:
     runs = commands.add_parser("runs", parents=[common], help="list recorded runs, newest first")
     _profile_option(runs)
@@ -221,10 +266,20 @@ def _add_errors(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     _profile_option(errors)
     errors.add_argument(
-        "--search", metavar="TEXT", help="words in code, description or the raw request/response"
+        "--search",
+        metavar="TEXT",
+        help="words in code, description, subject or the raw request/response values "
+        "(not JSON keys)",
     )
+    shown = errors.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--status",
+        choices=["ok", "fail"],
+        help="ok: success reports only, fail: failures (the default)",
+    )
+    shown.add_argument("--all", action="store_true", help="failures and successes")
     errors.add_argument(
-        "--status", choices=["ok", "fail"], help="ok: success reports, fail: failures"
+        "--cause", choices=[cause.value for cause in Cause], metavar="C", help="only this cause"
     )
     errors.add_argument("--flow", choices=FLOW_NAMES, metavar="FLOW", help="only this flow")
     errors.add_argument("--run", dest="run_id", type=_positive, metavar="ID", help="only this run")
@@ -354,7 +409,26 @@ def _run_flow(args: argparse.Namespace) -> int:
         workers=profile.workers,
         lease_wait_s=None if args.wait else 0.0,
     )
-    bar = ProgressBar(sys.stderr, flow.value) if sys.stderr.isatty() else None
+    return _drive(
+        args,
+        profile,
+        locations,
+        handler,
+        flow.value,
+        lambda service, ctx: service.run(flow, options, ctx),
+    )
+
+
+def _drive(
+    args: argparse.Namespace,
+    profile: Profile,
+    locations: Locations,
+    handler: BarAwareHandler,
+    label: str,
+    start: Callable[[OrderService, RunContext], FlowResult],
+) -> int:
+    """Connect, run ``start(service, ctx)`` interruptibly, print its result; the exit code."""
+    bar = ProgressBar(sys.stderr, label) if sys.stderr.isatty() else None
     ctx = RunContext()
     if bar is not None:
         ctx.on_progress = bar.update
@@ -366,9 +440,7 @@ def _run_flow(args: argparse.Namespace) -> int:
         with connect(profile, locations, secrets=Secrets(env=args.environ)) as connection:
             service = connection.order_service()
             try:
-                result = _run_interruptibly(
-                    lambda: service.run(flow, options, ctx), ctx, notice=_noticer(bar)
-                )
+                result = _run_interruptibly(lambda: start(service, ctx), ctx, notice=_noticer(bar))
             except _Interrupted as stop:
                 interrupted = True
                 result = stop.args[0]
@@ -376,6 +448,13 @@ def _run_flow(args: argparse.Namespace) -> int:
                 # Another live run owns the flow: nothing was started, recorded or sent.
                 _error(str(busy))
                 return EXIT_INTERRUPTED if busy.cancelled else EXIT_FAILED
+            except NothingToRetry as nothing:
+                _error(str(nothing))
+                return EXIT_FAILED
+            except (ValueError, RecordNotFound) as bad:
+                # Reports of several flows, or an id the store does not hold.
+                _error(str(bad).strip("'\""))
+                return EXIT_USAGE
             # Said after the run, so reports waiting for Omnitron are seen without -v.
             outbox = connection.store.outbox_counts()
     except ProfileError as exc:
@@ -383,13 +462,50 @@ def _run_flow(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except OSError as exc:
         # The sandbox could not bind a port or write its state, the store its file.
-        _error(f"{flow.value} could not start: {exc}")
+        _error(f"{label} could not start: {exc}")
         return EXIT_FAILED
     finally:
         if bar is not None:
             bar.close()
             handler.bar = None
     return _report_result(result, profile, args.json, interrupted=interrupted, outbox=outbox)
+
+
+def _retry(args: argparse.Namespace) -> int:
+    handler = _configure_logging(getattr(args, "verbose", 0) or 0)
+    locations = _locations(args)
+    if args.value is not None and args.cause is None:
+        _error("--value needs --cause")
+        return EXIT_USAGE
+    if args.cause is None and not args.report_ids:
+        _error("say what to retry: --cause C [--value V] or --report ID ...")
+        return EXIT_USAGE
+    try:
+        profile = _load_profile(args, locations)
+    except ProfileError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    for warning in insecure_http_warnings(profile):
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
+    options = FlowOptions(
+        is_success_log=profile.is_success_log and not args.no_success_log,
+        workers=profile.workers,
+        lease_wait_s=None if args.wait else 0.0,
+    )
+    return _drive(
+        args,
+        profile,
+        locations,
+        handler,
+        "retry",
+        lambda service, ctx: service.retry(
+            report_ids=args.report_ids or (),
+            cause=args.cause,
+            cause_value=args.value,
+            ctx=ctx,
+            options=options,
+        ),
+    )
 
 
 def _showing_waits(
@@ -538,6 +654,8 @@ ERROR_COLUMNS = [
     Column("RUN", lambda e: e.run_id, right=True),
     Column("SEEN", lambda e: e.attempts, right=True),
     Column("SUBJECT", lambda e: e.subject, max_width=24),
+    Column("CAUSE", lambda e: e.cause),
+    Column("RESOLVED", lambda e: "yes" if e.resolved_at is not None else ""),
     Column("DESCRIPTION", lambda e: e.description, max_width=90),
 ]
 
@@ -565,7 +683,9 @@ def _batch_json(batch: BatchMirror) -> dict[str, Any]:
 
 
 def _error_json(report: StoredErrorReport) -> dict[str, Any]:
-    return report.model_dump(mode="json")
+    data = report.model_dump(mode="json")
+    data["resolved"] = report.resolved_at is not None
+    return data
 
 
 def _list_runs(args: argparse.Namespace) -> int:
@@ -587,9 +707,12 @@ def _list_batches(args: argparse.Namespace) -> int:
 
 
 def _list_errors(args: argparse.Namespace) -> int:
+    # Failures by default: successes are shown on request (--status ok, --all).
+    status = args.status or ("fail" if not args.all else None)
     query = ErrorQuery(
         text=args.search or None,
-        is_ok=None if args.status is None else args.status == "ok",
+        is_ok=None if status is None else status == "ok",
+        cause=args.cause,
         flow=args.flow,
         run_id=args.run_id,
         delivery="undelivered" if args.outbox else None,

@@ -8,32 +8,17 @@ passes a :class:`RunContext` for progress and cancellation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from service.channel.adapter import ChannelAdapter
-from service.flows.cancellation_requests import (
-    fetch_cancellation_requests,
-    update_cancellation_requests,
-)
-from service.flows.cancels import fetch_cancels
-from service.flows.check_batches import check_batches
 from service.flows.context import RunContext
-from service.flows.fetch_orders import fetch_orders
-from service.flows.item_updates import fetch_item_updates
 from service.flows.names import Flow
+from service.flows.registry import spec
 from service.flows.result import FlowResult
-from service.flows.run import FlowBody, FlowOptions, execute
-from service.flows.update_orders import update_orders
+from service.flows.retry import retry_body, select_reports
+from service.flows.run import FlowOptions, execute
 from service.omnitron.client import OmnitronClient
 from service.store import Store
-
-FLOW_BODIES: dict[Flow, FlowBody] = {
-    Flow.FETCH_ORDERS: fetch_orders,
-    Flow.UPDATE_ORDERS: update_orders,
-    Flow.CHECK_BATCHES: check_batches,
-    Flow.FETCH_CANCELS: fetch_cancels,
-    Flow.FETCH_ITEM_UPDATES: fetch_item_updates,
-    Flow.FETCH_CANCELLATION_REQUESTS: fetch_cancellation_requests,
-    Flow.UPDATE_CANCELLATION_REQUESTS: update_cancellation_requests,
-}
 
 
 class OrderService:
@@ -60,7 +45,38 @@ class OrderService:
         """Run ``flow`` with ``options`` (defaults: the reference's, this service's workers)."""
         return execute(
             flow,
-            FLOW_BODIES[flow],
+            spec(flow).body,
+            omnitron=self.omnitron,
+            channel=self.channel,
+            store=self.store,
+            ctx=ctx or RunContext(),
+            options=options or FlowOptions(workers=self.workers),
+            profile=self.profile,
+        )
+
+    def retry(
+        self,
+        *,
+        report_ids: Sequence[int] = (),
+        cause: str | None = None,
+        cause_value: str | None = None,
+        ctx: RunContext | None = None,
+        options: FlowOptions | None = None,
+    ) -> FlowResult:
+        """Retry the failed items of these reports (or of one problem) as a run of their flow.
+
+        The items go through the flow's per-item path on their own batch request; those
+        that go through resolve their reports. Raises :class:`ValueError` for reports of
+        several flows and :class:`~service.flows.retry.NothingToRetry` when no open
+        failure matches.
+        """
+        reports = select_reports(
+            self.store, report_ids=report_ids, cause=cause, cause_value=cause_value
+        )
+        flow, body = retry_body(self.store, reports)
+        return execute(
+            flow,
+            body,
             omnitron=self.omnitron,
             channel=self.channel,
             store=self.store,

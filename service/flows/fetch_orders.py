@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from service.causes import Cause
 from service.channel.adapter import Fetched
 from service.channel.models import ChannelOrder
 from service.flows.orders.create_order import OrderCreator, Outcome
@@ -56,10 +57,23 @@ class _Slot:
 def fetch_orders(run: FlowRun) -> None:
     """Bring new channel orders into Omnitron on one batch request, finished ``done``."""
     batch = run.open_batch()
-    lookups = OrderLookups(run.omnitron, run.channel_info)
+    lookups = OrderLookups(run.omnitron, run.channel_info, aliases=run.store)
     with _Pipeline(run, OrderCreator(run, lookups), lookups) as pipeline:
         pipeline.retry_parked()
         pipeline.fetch_new()
+    batch.done()
+
+
+def retry_orders(run: FlowRun, orders: list[ChannelOrder]) -> None:
+    """Create ``orders`` (failed earlier) on their own batch request, finished ``done``.
+
+    The same per-order path as a normal run: a parked order that goes in is unparked,
+    and every order that goes in resolves its failure reports. The feed is not read.
+    """
+    batch = run.open_batch()
+    lookups = OrderLookups(run.omnitron, run.channel_info, aliases=run.store)
+    with _Pipeline(run, OrderCreator(run, lookups), lookups) as pipeline:
+        pipeline.retry(orders)
     batch.done()
 
 
@@ -100,19 +114,29 @@ class _Pipeline:
         if not items:
             return
         self._run.ctx.event("orders.parked", "", f"Retrying {len(items)} parked orders.")
-        orders: list[tuple[ChannelOrder, ParkedItem]] = []
+        orders: list[ChannelOrder] = []
         for item in items:
             self._parked.add(item.remote_id)
             try:
-                orders.append((ChannelOrder.model_validate(item.payload), item))
+                orders.append(ChannelOrder.model_validate(item.payload))
             except ValidationError:
                 # Not an order we can read any more (an older format): nothing to retry.
                 self._run.store.unpark(self._flow, item.remote_id)
+        self._create_all(orders)
+
+    def retry(self, orders: list[ChannelOrder]) -> None:
+        """Create these failed orders again (the operator fixed their cause)."""
+        self._parked.update(self._run.store.parked_keys(self._flow))
+        self._run.ctx.event("orders.retry", "", f"Retrying {len(orders)} failed orders.")
+        self._create_all(orders)
+        self._run.ctx.check_cancelled()
+
+    def _create_all(self, orders: list[ChannelOrder]) -> None:
         self._total = len(orders)
         for start in range(0, len(orders), self._window):
             window = orders[start : start + self._window]
-            self._lookups.prefetch_products(_skus(order for order, _ in window))
-            for order, _ in window:
+            self._lookups.prefetch_products(_skus(window))
+            for order in window:
                 self._handled.add(order.remote_id)
                 self._submit(order.number, None, self._order_task(order, None))
         self._drain()
@@ -241,15 +265,6 @@ class _Pipeline:
 
     def _create(self, order: ChannelOrder, fetched: Fetched[ChannelOrder] | None) -> None:
         run = self._run
-        if fetched is not None:
-            run.reporter.success(
-                command="GetOrders",
-                side="channel",
-                subject=order.number,
-                description=f"order {order.number}: fetched from the channel",
-                raw=fetched.raw,
-                modified_date=order.created_at,
-            )
         try:
             result = self._creator.create(order)
         except OmnitronOutage:
@@ -257,18 +272,37 @@ class _Pipeline:
         except OmnitronUnavailable as exc:
             # This order's calls kept failing while others went through: park it, so
             # the next run tries again (it finds the order if the create had landed).
+            self._report_fetched(order, fetched)
             self._reject(order, _transient(order, exc))
             return
         except OrderRejected as exc:
+            self._report_fetched(order, fetched)
             self._reject(order, exc)
             return
         if result.outcome is Outcome.SKIPPED:
+            # Already in Omnitron (the channel lists the cursor's order again): no news,
+            # and no report, so a run with nothing new opens no batch request.
             run.tally.add(skipped=1)
         else:
+            self._report_fetched(order, fetched)
             run.tally.add(created=1)
+        # In Omnitron now: earlier failures of this order are resolved.
+        run.reporter.resolved(order.number)
         if order.remote_id in self._parked:
             run.store.unpark(self._flow, order.remote_id)
             run.ctx.event("order.unparked", order.number, f"Parked order {order.number} went in.")
+
+    def _report_fetched(self, order: ChannelOrder, fetched: Fetched[ChannelOrder] | None) -> None:
+        """The success report of an order read from the channel (none for a retried one)."""
+        if fetched is not None:
+            self._run.reporter.success(
+                command="GetOrders",
+                side="channel",
+                subject=order.number,
+                description=f"order {order.number}: fetched from the channel",
+                raw=fetched.raw,
+                modified_date=order.created_at,
+            )
 
     def _reject(self, order: ChannelOrder, exc: OrderRejected) -> None:
         """Report an order that could not be created; park it when a later run may."""
@@ -280,6 +314,10 @@ class _Pipeline:
             side="omnitron",
             raw=exc.raw,
             payload=order.model_dump(mode="json"),
+            cause=exc.cause,
+            cause_value=exc.value,
+            # A parked order that still cannot go in waits on: not a new failure.
+            waiting=exc.retryable and order.remote_id in self._parked,
         )
         if exc.retryable:
             run.store.park(
@@ -304,10 +342,20 @@ class _Pipeline:
         side: str,
         raw: Any,
         payload: Any,
+        waiting: bool = False,
+        cause: Cause | None = None,
+        cause_value: str = "",
     ) -> int:
-        """One report per distinct failure of a subject: a repeat touches the first one."""
+        """One report per distinct failure of a subject: a repeat touches the first one.
+
+        Without ``cause`` (a record the channel sent unreadable) the cause is read from
+        the description: a missing e-mail, a malformed amount.
+        """
         run = self._run
-        run.tally.add(failed=1)
+        if waiting:
+            run.tally.add(waiting=1)
+        else:
+            run.tally.add(failed=1)
         return run.reporter.failure(
             once=True,
             command=command,
@@ -317,6 +365,8 @@ class _Pipeline:
             raw=raw,
             raw_payload=payload,
             content_type="order",
+            cause=cause,
+            cause_value=cause_value,
         )
 
     def _progress(self, subject: str) -> None:
@@ -327,6 +377,7 @@ def _transient(order: ChannelOrder, exc: OmnitronUnavailable) -> OrderRejected:
     return OrderRejected(
         f"order {order.number}: Omnitron did not answer in time ({exc}); "
         "the order is parked and the next run tries again",
+        cause=Cause.NETWORK,
         raw=exc.exchange,
         reason=FailedReasonType.CHANNEL_APP,
     )
