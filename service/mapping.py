@@ -24,6 +24,7 @@ from service.causes import Fix, info
 from service.channel.models import ChannelAddress, ChannelOrder
 from service.flows.orders.lookups import OrderLookups
 from service.omnitron.client import OmnitronClient
+from service.omnitron.errors import OmnitronBadRequest
 from service.omnitron.models import City, District, IntegrationAction, Product, Township
 from service.store import Alias, Store
 from service.text_fold import fold
@@ -248,12 +249,23 @@ def save(
     """Store the mapping: an alias, or (for a SKU) the product's integration action."""
     if target.fix == "sku":
         product = candidate.product
-        return omnitron.create_integration_action(
-            "product",
-            candidate.pk,
-            target.value,
-            version_date=product.modified_date if product is not None else None,
-        )
+        try:
+            return omnitron.create_integration_action(
+                "product",
+                candidate.pk,
+                target.value,
+                version_date=product.modified_date if product is not None else None,
+            )
+        except OmnitronBadRequest:
+            # Omnitron links a product to one channel id: say which one it has.
+            linked = omnitron.remote_ids_for_objects("product", [candidate.pk]).get(candidate.pk)
+            if linked is None:
+                raise
+            raise MappingImpossible(
+                f"{candidate.label} is linked to the SKU '{linked}' on this channel already; "
+                "a product takes one SKU per channel. Pick another product, or change "
+                "that link in Omnitron."
+            ) from None
     alias = Alias(
         kind=target.fix,
         scope=target.scope,

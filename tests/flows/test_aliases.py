@@ -163,3 +163,17 @@ def test_causes_without_a_mapping_and_lost_orders_say_why(
     cargo = mapping.target_for(api, env.store, "unknown_cargo", "horoz")
     codes = {c.detail for c in mapping.load_candidates(api, cargo)}
     assert codes >= {"aras", "yurtici", "mng", "ptt", "surat"}
+
+
+def test_a_product_linked_to_another_sku_is_refused_in_words(
+    make_env: Callable[..., FlowEnv],
+) -> None:
+    env = make_env(orders=0)
+    api = env.api()
+    mapped = load_seed().mapped_products[0]
+    product = mapping.search_products(api, mapped.sku)[0]
+    target = mapping.target_for(api, env.store, "unmapped_sku", "ABC-42")
+
+    with pytest.raises(mapping.MappingImpossible, match=f"linked to the SKU '{mapped.sku}'"):
+        mapping.save(api, env.store, target, product)
+    assert api.product_ids_for_skus(["ABC-42"]) == {}
