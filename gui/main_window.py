@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QColor, QDesktopServices, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -32,14 +32,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.flow_tab import FlowPanel, FlowTab, summary_text
+from gui.flow_tab import LOG_MAX_LINES, FlowPanel, FlowTab, progress_text, summary_text
 from gui.icons import icon
+from gui.models.problems import RetryRequest, describe_problems, items_word
+from gui.models.reader import StoreReader
 from gui.schedule import Scheduler
 from gui.session import ConsoleSession
 from gui.theme import apply_theme
 from gui.views.batches_view import BatchesView
 from gui.views.errors_view import ErrorsView
 from gui.views.parked_view import ParkedView
+from gui.views.problems_view import ProblemsPage, ProblemsView
 from gui.views.runs_view import RunsView
 from gui.views.settings_dialog import SettingsDialog
 from gui.widgets.outbox_status import OutboxStatus
@@ -50,30 +53,23 @@ from service.config import insecure_http_warnings
 from service.flows.context import FlowEvent, Progress
 from service.flows.lease import LeaseBusy
 from service.flows.names import Flow
+from service.flows.registry import flow_tabs
 from service.flows.result import FlowResult, RunOutcome
 from service.paths import PROJECT_ROOT
+from service.store import Store
 from service.store_errors import StoreError
+from service.store_records import BatchMirror, Problem, RunLogEntry, RunRecord
 
 _log = logging.getLogger(__name__)
 
-# (tab key, title, flows) in tab order; the last flow tab holds both request flows.
-FLOW_TABS: tuple[tuple[str, str, tuple[Flow, ...]], ...] = (
-    ("fetch-orders", "Fetch orders", (Flow.FETCH_ORDERS,)),
-    ("update-orders", "Update orders", (Flow.UPDATE_ORDERS,)),
-    ("check-batches", "Check batches", (Flow.CHECK_BATCHES,)),
-    ("fetch-cancels", "Fetch cancels", (Flow.FETCH_CANCELS,)),
-    ("fetch-item-updates", "Fetch item updates", (Flow.FETCH_ITEM_UPDATES,)),
-    (
-        "cancellation-requests",
-        "Cancellation requests",
-        (Flow.FETCH_CANCELLATION_REQUESTS, Flow.UPDATE_CANCELLATION_REQUESTS),
-    ),
-)
-
 HEALTH_INTERVAL_MS = 60_000
 REFRESH_INTERVAL_MS = 10_000
+PROBLEMS_TITLE = "Problems"
 # Closing during a run: how long to wait for the runs to stop and finish their batches.
 CLOSE_WAIT_MS = 20_000
+# The smallest window: fits a 1280×720 screen with its title bar and a panel.
+MINIMUM_SIZE = (960, 600)
+BANNER_LINK = "#1d4ed8"
 DOCS_CONFIGURATION = PROJECT_ROOT / "docs" / "configuration.md"
 
 
@@ -93,12 +89,17 @@ class MainWindow(QMainWindow):
         self.session = session
         self.settings = settings
         self.lanes = FlowLanes(self)
+        # The window's own store reads (outbox counts, last runs) run off the GUI thread.
+        self._reader = StoreReader(session.store, self)
         self.scheduler = Scheduler(settings, clock=clock, parent=self)
         self._clock = clock
         self._scheduled_runs: set[Flow] = set()
         self._last_run: tuple[FlowResult, datetime] | None = None
         self._settings_dialog: SettingsDialog | None = None
         self.setWindowTitle(f"ChannelDesk — {session.profile.name}")
+        # Explicit, so a view's preferred height (Error reports' detail) cannot push
+        # the window past a 720 px screen; views shrink inside it.
+        self.setMinimumSize(*MINIMUM_SIZE)
 
         self.panels: dict[Flow, FlowPanel] = {}
         self.tabs = QTabWidget()
@@ -106,10 +107,13 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self._tab_keys: list[str] = []
         self._build_flow_tabs()
+        self.problems_view = ProblemsView(session.store, session=session)
         self.batches_view = BatchesView(session.store)
         self.errors_view = ErrorsView(session.store)
         self.runs_view = RunsView(session.store)
         self.parked_view = ParkedView(session.store)
+        self.problems_page = ProblemsPage(self.problems_view)
+        self._add_tab("problems", PROBLEMS_TITLE, self.problems_page)
         self._add_tab("batches", "Batches", self.batches_view)
         self._add_tab("errors", "Error reports", self.errors_view)
         self._add_tab("runs", "Runs", self.runs_view)
@@ -157,7 +161,7 @@ class MainWindow(QMainWindow):
 
     def _build_flow_tabs(self) -> None:
         profile = self.session.profile
-        for key, title, flows in FLOW_TABS:
+        for key, title, flows in flow_tabs():
             panels = []
             for flow in flows:
                 panel = FlowPanel(
@@ -190,6 +194,10 @@ class MainWindow(QMainWindow):
             "<code>--profile NAME</code>."
         )
         text.setObjectName("sandbox-banner-text")
+        # Links in a dark-blue that reads on the banner's yellow in either theme (6:1).
+        link_palette = text.palette()
+        link_palette.setColor(QPalette.ColorRole.Link, QColor(BANNER_LINK))
+        text.setPalette(link_palette)
         text.setTextFormat(Qt.TextFormat.RichText)
         text.setWordWrap(True)
         text.linkActivated.connect(self._banner_link)
@@ -244,7 +252,8 @@ class MainWindow(QMainWindow):
             action = self._action(
                 f"action-tab-{key}",
                 self.tabs.tabText(index),
-                lambda i=index: self.tabs.setCurrentIndex(i),
+                # ``triggered`` passes ``checked``: it must not land in ``i``.
+                lambda _checked=False, i=index: self.tabs.setCurrentIndex(i),
                 shortcut,
             )
             view_menu.addAction(action)
@@ -317,8 +326,14 @@ class MainWindow(QMainWindow):
             panel.run_requested.connect(self.run_flow)
             panel.cancel_requested.connect(self.cancel_flow)
             panel.batch_link_activated.connect(self.show_batch)
+            panel.failures_link_activated.connect(self.show_run_failures)
             panel.schedule_edited.connect(self.scheduler.set_schedule)
         self.batches_view.check_now_requested.connect(self._check_now)
+        self.problems_view.retry_requested.connect(self.retry)
+        self.errors_view.retry_requested.connect(self.retry)
+        self.batches_view.retry_requested.connect(self.retry)
+        self.problems_view.open_count_changed.connect(self._problems_counted)
+        self.problems_view.problems_appeared.connect(self._problems_appeared)
         self.errors_view.batch_link_activated.connect(self.show_batch)
         self.tabs.currentChanged.connect(self._tab_changed)
 
@@ -356,6 +371,37 @@ class MainWindow(QMainWindow):
             # Queued behind a run holding its lease (here or in another process).
             options = options.model_copy(update={"lease_wait_s": None})
         self.lanes.start(flow, service, options)
+        return None
+
+    def retry(self, request: RetryRequest) -> str | None:
+        """Retry failed items on their flow's lane; returns why it could not start, or ``None``.
+
+        Progress and result show in the flow's tab like a run's; the views refresh after.
+        """
+        flow = request.flow
+        reason = self.preflight(flow)
+        service = self.session.service
+        if reason is None and service is None:
+            reason = f"{flow_title(flow)} cannot retry: not connected."
+        if reason is not None:
+            self.statusBar().showMessage(reason, 6000)
+            return reason
+        assert service is not None
+        panel = self.panels[flow]
+        panel.run_started()
+        panel.log_line(f"Retrying {request.describe()}")
+        self.lanes.start_retry(
+            flow,
+            service,
+            panel.options(),
+            report_ids=request.report_ids,
+            cause=request.cause,
+            cause_value=request.cause_value,
+        )
+        self.statusBar().showMessage(
+            f"Retrying {request.describe()} ({flow_title(flow)}); the result shows in its tab.",
+            6000,
+        )
         return None
 
     @Slot(object)
@@ -418,6 +464,11 @@ class MainWindow(QMainWindow):
                 f"Scheduled {flow_title(flow)} failed",
                 result.message or "The run failed; see its log.",
             )
+        elif scheduled and result.failed:
+            self._notify(
+                f"Scheduled {flow_title(flow)}: {result.failed} failed",
+                f"{items_word(flow.value, result.failed)} did not go through; see Problems.",
+            )
 
     def _run_busy(self, flow: Flow, busy: LeaseBusy) -> None:
         self.panels[flow].show_busy(str(busy), cancelled=busy.cancelled)
@@ -460,8 +511,9 @@ class MainWindow(QMainWindow):
             progress = self.lanes.last_progress(flow)
             if self.lanes.is_waiting(flow):
                 parts.append(f"{flow_title(flow)} (queued)")
-            elif progress is not None and progress.total is not None:
-                parts.append(f"{flow_title(flow)} {progress.done}/{progress.total}")
+            elif progress is not None:
+                # The same words as the flow's bar: "12 / 60" or "12 processed · current: …".
+                parts.append(f"{flow_title(flow)} {progress_text(progress)}")
             else:
                 parts.append(flow_title(flow))
         self.status_running.setText("Running: " + ", ".join(parts))
@@ -501,6 +553,11 @@ class MainWindow(QMainWindow):
     # -- views ----------------------------------------------------------------------------
 
     @Slot(int)
+    def show_run_failures(self, run_id: int) -> None:
+        """Switch to Error reports showing the failures of run ``run_id``."""
+        self.tabs.setCurrentWidget(self.errors_view)
+        self.errors_view.show_run(run_id)
+
     def show_batch(self, pk: int) -> None:
         """Switch to the Batches view and show batch ``pk``."""
         self.tabs.setCurrentWidget(self.batches_view)
@@ -508,7 +565,13 @@ class MainWindow(QMainWindow):
 
     def refresh_views(self) -> None:
         """Reload the data views from the store."""
-        for view in (self.batches_view, self.errors_view, self.runs_view, self.parked_view):
+        for view in (
+            self.problems_view,
+            self.batches_view,
+            self.errors_view,
+            self.runs_view,
+            self.parked_view,
+        ):
             view.refresh()
         self.refresh_outbox()
 
@@ -517,7 +580,7 @@ class MainWindow(QMainWindow):
         # A run that ends while the window closes arrives after the store was closed.
         if self.session.state is SessionState.CLOSED:
             return
-        self.status_outbox.show_counts(self.session.store.outbox_counts())
+        self._reader.submit(lambda store: store.outbox_counts(), self.status_outbox.show_counts)
 
     @Slot()
     def show_outbox(self) -> None:
@@ -530,8 +593,17 @@ class MainWindow(QMainWindow):
         widget = self.tabs.currentWidget()
         if widget in (self.batches_view, self.errors_view, self.runs_view, self.parked_view):
             widget.refresh()
+        # Problems always: its count is the tab's badge and new ones go to the status bar.
+        self.problems_view.refresh()
         # Another process (the CLI, a second console) may have run: two indexed counts.
         self.refresh_outbox()
+
+    def _problems_counted(self, count: int) -> None:
+        title = f"{PROBLEMS_TITLE} ({count})" if count else PROBLEMS_TITLE
+        self.tabs.setTabText(self.tabs.indexOf(self.problems_page), title)
+
+    def _problems_appeared(self, problems: list[Problem]) -> None:
+        self.statusBar().showMessage(describe_problems(problems), 15000)
 
     def _tab_changed(self, _index: int) -> None:
         self._refresh_current_view()
@@ -545,10 +617,33 @@ class MainWindow(QMainWindow):
             focus()
 
     def _show_last_records(self) -> None:
-        for flow, panel in self.panels.items():
-            records = self.session.store.list_runs(flow=flow.value, limit=1)
-            if records and not records[0].is_running:
-                panel.show_last_record(records[0])
+        flows = list(self.panels)
+
+        def read(
+            store: Store,
+        ) -> list[tuple[Flow, RunRecord, list[BatchMirror], list[RunLogEntry]]]:
+            found = []
+            for flow in flows:
+                records = store.list_runs(flow=flow.value, limit=1)
+                if records and not records[0].is_running:
+                    run = records[0]
+                    found.append(
+                        (
+                            flow,
+                            run,
+                            store.batches_of_run(run.id),
+                            store.run_log(run.id, limit=LOG_MAX_LINES, min_level=logging.INFO),
+                        )
+                    )
+            return found
+
+        def show(found: list[tuple[Flow, RunRecord, list[BatchMirror], list[RunLogEntry]]]) -> None:
+            for flow, run, batches, log in found:
+                if not self.lanes.is_running(flow):  # a run started meanwhile has the panel
+                    # As the summary showed it: its colour, sentence, batch link and log.
+                    self.panels[flow].show_last_record(run, batches, log)
+
+        self._reader.submit(read, show)
 
     # -- settings, about, tray --------------------------------------------------------------
 
@@ -609,7 +704,7 @@ class MainWindow(QMainWindow):
         if self._last_run is not None:
             result, when = self._last_run
             lines.append(
-                f"Last run: {flow_title(result.flow)} at {when:%H:%M}, {result.outcome.value}"
+                f"Last run: {flow_title(result.flow)} at {when:%H:%M}, {result.outcome_label}"
                 f" ({summary_text(result)})"
             )
         else:
@@ -711,5 +806,6 @@ class MainWindow(QMainWindow):
         self.save_settings()
         if self.tray is not None:
             self.tray.hide()
+        self._reader.close()
         self.session.close()
         event.accept()
