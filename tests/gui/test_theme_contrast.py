@@ -12,6 +12,7 @@ from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtWidgets import QApplication, QCheckBox, QLabel, QRadioButton, QWidget
 from pytestqt.qtbot import QtBot
 
+from gui.models.badges import badge_colors
 from gui.theme import THEME_COLOURS, apply_theme, contrast_ratio, palette_for, style_sheet
 
 TEXT = 4.5
@@ -107,3 +108,15 @@ def test_links_follow_a_theme_switch(themed: QApplication, qtbot: QtBot) -> None
     dark_link = palette_for("dark").color(Role.Link).name()
     assert dark_link in _link_pixels(label)
     assert palette_for("light").color(Role.Link).name() not in _link_pixels(label)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_badge_and_outcome_colours_read(theme: str) -> None:
+    # Badges draw their text on their fill; a flow's summary draws the outcome in the
+    # badge's text colour on the window.
+    dark = theme == "dark"
+    window = THEME_COLOURS[theme]["window"]
+    for kind in ("success", "danger", "warning", "info", "neutral"):
+        fill, ink = badge_colors(kind, dark=dark)
+        assert contrast_ratio(ink, fill) >= TEXT, (kind, "on its fill")
+        assert contrast_ratio(ink, window) >= TEXT, (kind, "on the window")
