@@ -190,7 +190,8 @@ class SettingsDialog(QDialog):
 
         ``secrets`` is where passwords are stored and read (default: environment and
         OS keyring); ``limits`` bound how long a connection test waits. With the
-        console's ``session``, a Mappings page lists its profile's aliases.
+        console's ``session`` (default: the parent window's ``session``), a Mappings
+        page lists its profile's aliases.
         """
         super().__init__(parent)
         self.setObjectName("settings-dialog")
@@ -209,6 +210,8 @@ class SettingsDialog(QDialog):
         tabs.addTab(self._profiles_page(), "Profiles")
         tabs.addTab(self._general_page(), "General")
         self.aliases_page: AliasesPage | None = None
+        if session is None and isinstance(getattr(parent, "session", None), ConsoleSession):
+            session = parent.session  # type: ignore[union-attr]
         if session is not None:
             self.aliases_page = AliasesPage(session, self)
             tabs.addTab(self.aliases_page, "Mappings")

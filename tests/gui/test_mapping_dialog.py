@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QLineEdit, QListWidget, QPushButton, QTableWidget
+from PySide6.QtWidgets import QLineEdit, QListWidget, QPushButton, QTableWidget, QTabWidget
 from pytestqt.qtbot import QtBot
 
 from gui.session import ConsoleSession
@@ -26,6 +26,7 @@ from service.omnitron.models import IntegrationAction
 from service.sandbox.launcher import SandboxOptions
 from service.store import Alias
 from service.store_records import Problem
+from tests.gui.conftest import Console
 
 TIMEOUT_MS = 30_000
 
@@ -241,3 +242,23 @@ def test_settings_lists_aliases_picks_one_again_and_removes_another(
     qtbot.waitUntil(lambda: table.rowCount() == 1)
     assert connection.store.find_alias("cargo", "", "horoz") is None
     assert table.item(0, 1).text() == "Istambul"
+
+
+def test_the_consoles_settings_have_a_mappings_page(
+    qtbot: QtBot, make_console: Callable[..., Console]
+) -> None:
+    console = make_console(orders=0)
+    _connection(console.session).store.set_alias(
+        Alias(kind="cargo", channel_value="horoz", omnitron_pk=1, label="Aras")
+    )
+
+    console.window.open_settings()
+
+    dialog = console.find(SettingsDialog, "settings-dialog")
+    tabs = dialog.findChild(QTabWidget, "settings-tabs")
+    assert tabs is not None
+    assert tabs.tabText(tabs.count() - 1) == "Mappings"
+    table = dialog.findChild(QTableWidget, "settings-aliases")
+    assert table is not None
+    qtbot.waitUntil(lambda: table.rowCount() == 1)
+    assert [table.item(0, c).text() for c in range(3)] == ["Cargo", "horoz", "Aras (pk 1)"]
