@@ -108,8 +108,8 @@ class MainWindow(QMainWindow):
         self._tab_keys: list[str] = []
         self._build_flow_tabs()
         self.problems_view = ProblemsView(session.store, session=session)
-        self.batches_view = BatchesView(session.store)
-        self.errors_view = ErrorsView(session.store)
+        self.batches_view = BatchesView(session.store, settings=settings)
+        self.errors_view = ErrorsView(session.store, settings=settings)
         self.runs_view = RunsView(session.store)
         self.parked_view = ParkedView(session.store)
         self.problems_page = ProblemsPage(self.problems_view)
@@ -335,6 +335,9 @@ class MainWindow(QMainWindow):
         self.problems_view.open_count_changed.connect(self._problems_counted)
         self.problems_view.problems_appeared.connect(self._problems_appeared)
         self.errors_view.batch_link_activated.connect(self.show_batch)
+        self.runs_view.batch_link_activated.connect(self.show_batch)
+        self.runs_view.reports_requested.connect(self.show_run_failures)
+        self.batches_view.report_activated.connect(self.show_report)
         self.tabs.currentChanged.connect(self._tab_changed)
 
     # -- running flows ---------------------------------------------------------------
@@ -557,6 +560,12 @@ class MainWindow(QMainWindow):
         """Switch to Error reports showing the failures of run ``run_id``."""
         self.tabs.setCurrentWidget(self.errors_view)
         self.errors_view.show_run(run_id)
+
+    @Slot(int)
+    def show_report(self, report_id: int) -> None:
+        """Switch to Error reports showing report ``report_id``."""
+        self.tabs.setCurrentWidget(self.errors_view)
+        self.errors_view.show_report(report_id)
 
     def show_batch(self, pk: int) -> None:
         """Switch to the Batches view and show batch ``pk``."""
