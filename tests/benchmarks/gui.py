@@ -426,7 +426,7 @@ def views_scenario(
         batches = views["batches"]
 
         def status_fail() -> None:
-            errors.status_filter.setCurrentText("Fail")
+            errors.show_successes.setChecked(False)
 
         def code_contains() -> None:
             errors.code_filter.setText("CreateOrder_ORD-01")
@@ -442,7 +442,6 @@ def views_scenario(
             errors._apply_filters()
 
         def search_broad() -> None:
-            errors.status_filter.setCurrentText("All")
             errors.show_successes.setChecked(True)  # failures only by default
             errors.search.setText("order")
             errors._apply_filters()
