@@ -425,8 +425,8 @@ def views_scenario(
         errors = views["errors"]
         batches = views["batches"]
 
-        def status_fail() -> None:
-            errors.show_successes.setChecked(False)
+        def show_all() -> None:
+            errors.show_successes.setChecked(True)  # the view opens on failures only
 
         def code_contains() -> None:
             errors.code_filter.setText("CreateOrder_ORD-01")
@@ -442,7 +442,7 @@ def views_scenario(
             errors._apply_filters()
 
         def search_broad() -> None:
-            errors.show_successes.setChecked(True)  # failures only by default
+            errors.show_successes.setChecked(False)
             errors.search.setText("order")
             errors._apply_filters()
 
@@ -459,7 +459,7 @@ def views_scenario(
                 app.processEvents()
                 wait_for(lambda: not errors.model.is_loading)
 
-        for change in (status_fail, code_contains, search_rare, search_city, search_broad,
+        for change in (show_all, code_contains, search_rare, search_city, search_broad,
                        sort_by_code, clear_filters, scroll):  # fmt: skip
             act("errors", errors, change)
 
