@@ -310,7 +310,8 @@ class FlowPanel(QWidget):
         self.summary.setText(f"<b>Queued:</b> {html.escape(message)}")
 
     def show_busy(self, message: str, *, cancelled: bool = False) -> None:
-        """The run did not start: another live run holds its lease (``message`` says which).
+        """The run did not start; ``message`` says why (another live run holds its lease,
+        or a retry found nothing left to retry).
 
         ``cancelled``: it was queued for the lease and the operator cancelled it.
         """

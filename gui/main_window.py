@@ -318,6 +318,7 @@ class MainWindow(QMainWindow):
         self.lanes.crashed.connect(self._run_crashed)
         self.lanes.busy.connect(self._run_busy)
         self.lanes.store_failed.connect(self._store_failed)
+        self.lanes.retry_refused.connect(self._retry_refused)
         self.lanes.idle_changed.connect(self._update_run_buttons)
         self.lanes.idle_changed.connect(self._update_running_label)
         self.scheduler.due.connect(self._scheduled_run_due)
@@ -477,6 +478,11 @@ class MainWindow(QMainWindow):
         self.panels[flow].show_busy(str(busy), cancelled=busy.cancelled)
         self._scheduled_runs.discard(flow)
         self.statusBar().showMessage(str(busy), 8000)
+
+    def _retry_refused(self, flow: Flow, message: str) -> None:
+        self.panels[flow].show_busy(message)
+        self.statusBar().showMessage(message, 8000)
+        self.refresh_views()
 
     def _store_failed(self, flow: Flow, error: StoreError) -> None:
         self.panels[flow].show_store_failure(str(error))

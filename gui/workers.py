@@ -25,6 +25,7 @@ from service.flows.lease import LeaseBusy
 from service.flows.names import Flow
 from service.flows.registry import spec
 from service.flows.result import FlowResult
+from service.flows.retry import NothingToRetry
 from service.flows.run import FlowOptions
 from service.order_service import OrderService
 from service.store_errors import StoreError
@@ -94,6 +95,13 @@ class _Lane:
     waiting: bool = False
 
 
+@dataclass(frozen=True)
+class RetryRefused:
+    """A retry that did not start: nothing left to retry, or items it cannot retry."""
+
+    message: str
+
+
 def _run_or_busy(
     service: OrderService, flow: Flow, options: FlowOptions, ctx: RunContext
 ) -> FlowResult | LeaseBusy | StoreError:
@@ -119,6 +127,7 @@ class FlowLanes(QObject):
     busy = Signal(object, object)
     crashed = Signal(object, str)  # Flow, message: the run raised instead of returning
     store_failed = Signal(object, object)  # Flow, StoreError: the local store cannot be used
+    retry_refused = Signal(object, str)  # Flow, why a retry did not start
     idle_changed = Signal()  # the set of running flows changed
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -184,13 +193,16 @@ class FlowLanes(QObject):
         ctx = self._open_lane(flow)
         ids = tuple(report_ids)
 
-        def retry() -> FlowResult | LeaseBusy | StoreError:
+        def retry() -> FlowResult | LeaseBusy | StoreError | RetryRefused:
             try:
                 return service.retry(
                     report_ids=ids, cause=cause, cause_value=cause_value, ctx=ctx, options=options
                 )
             except (LeaseBusy, StoreError) as refusal:
                 return refusal
+            except (NothingToRetry, ValueError) as refusal:
+                # Resolved meanwhile, or not retryable: an answer, not a crash.
+                return RetryRefused(str(refusal))
 
         self._runner.submit(
             retry,
@@ -243,10 +255,14 @@ class FlowLanes(QObject):
         if lane is not None:
             self._runner.close_channel(lane.channel)
 
-    def _finish(self, flow: Flow, result: FlowResult | LeaseBusy | StoreError) -> None:
+    def _finish(
+        self, flow: Flow, result: FlowResult | LeaseBusy | StoreError | RetryRefused
+    ) -> None:
         self._close_lane(flow)
         if isinstance(result, LeaseBusy):
             self.busy.emit(flow, result)
+        elif isinstance(result, RetryRefused):
+            self.retry_refused.emit(flow, result.message)
         elif isinstance(result, StoreError):
             self.store_failed.emit(flow, result)
         else:

@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QListWidget, QPushButton, QTableView
+from PySide6.QtWidgets import QLabel, QListWidget, QPushButton, QTableView
 from pytestqt.qtbot import QtBot
 
+from gui.models.problems import RetryRequest
 from service.flows.names import Flow
+from service.store import ErrorQuery
 from tests.gui.conftest import Console
 from tests.gui.test_console_runs import click_run
 
@@ -71,3 +73,22 @@ def test_a_report_in_a_batch_detail_opens_in_error_reports(
     assert window.tabs.currentWidget() is window.errors_view
     title = window.errors_view.detail_title
     qtbot.waitUntil(lambda: report.subject in title.text(), timeout=LOAD_TIMEOUT_MS)
+
+
+def test_a_retry_with_nothing_left_says_so_instead_of_crashing(
+    qtbot: QtBot, make_console: Callable[..., Console]
+) -> None:
+    console = make_console(orders=3)
+    run_id = _run_with_failures(qtbot, console)
+    store = console.window.session.store
+    failure = store.search_error_reports(ErrorQuery(run_id=run_id, is_ok=False))[0]
+    # Something else resolved it meanwhile (another console, the CLI).
+    store.resolve_reports(failure.flow, failure.subject)
+
+    with qtbot.waitSignal(console.window.lanes.retry_refused, timeout=LOAD_TIMEOUT_MS) as refused:
+        console.window.retry(RetryRequest(Flow.FETCH_ORDERS, report_ids=(failure.id,), count=1))
+
+    assert "retry" in refused.args[1].lower()
+    summary = console.find(QLabel, "summary-fetch-orders").text()
+    assert "Not started" in summary
+    assert "unexpected error" not in summary
