@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from service.flows.context import RunContext
 from service.flows.names import Flow
@@ -52,6 +53,50 @@ def outcome_of(batch: BatchRequest) -> BatchOutcome:
         objects=len(batch.objects),
         failed_objects=sum(1 for obj in batch.objects if obj.failed_reason_type is not None),
     )
+
+
+class Batch(Protocol):
+    """What a flow does with its batch request: a :class:`BatchSession`, or this run's
+    :class:`LazyBatch` that becomes one on first need."""
+
+    @property
+    def batch(self) -> BatchRequest:
+        """The batch as Omnitron last confirmed it."""
+
+    @property
+    def local_batch_id(self) -> str:
+        """The batch's ``local_batch_id``."""
+
+    @property
+    def status(self) -> BatchStatus:
+        """The last status Omnitron confirmed."""
+
+    @property
+    def objects(self) -> list[BatchObject]:
+        """Every object declared so far."""
+
+    def commit(self, objects: Iterable[BatchObject]) -> None:
+        """Declare objects on the batch."""
+
+    def mark_failed(
+        self, content_type: str, pk: int, reason: FailedReasonType, remote_id: str | None = None
+    ) -> None:
+        """Record that one declared object failed."""
+
+    def set_remote_id(self, content_type: str, pk: int, remote_id: str) -> None:
+        """Store the channel's id for a declared object."""
+
+    def send_to_remote(self, remote_batch_id: str) -> None:
+        """The channel accepted the batch asynchronously."""
+
+    def ongoing(self) -> None:
+        """The channel is still working on the batch."""
+
+    def done(self) -> None:
+        """Finish the batch with every declared object."""
+
+    def fail(self) -> None:
+        """Finish the batch as failed as a whole."""
 
 
 class BatchSession:

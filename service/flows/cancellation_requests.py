@@ -35,7 +35,7 @@ import logging
 
 from service.channel.adapter import ChannelError, Fetched
 from service.channel.models import CancellationRequestDecision, ChannelCancellationRequest
-from service.flows.batch import BatchSession
+from service.flows.batch import Batch
 from service.flows.channel_feed import (
     DEFAULT_REASON_ID,
     channel_code_for,
@@ -82,7 +82,7 @@ def fetch_cancellation_requests(run: FlowRun) -> None:
 
 def _create(
     run: FlowRun,
-    session: BatchSession,
+    session: Batch,
     request: ChannelCancellationRequest,
     fetched: Fetched[ChannelCancellationRequest],
 ) -> None:
@@ -149,7 +149,7 @@ def _create(
     _declare(run, session, created, "cancellation_request.created", message)
 
 
-def _link(run: FlowRun, session: BatchSession, orphan: CancellationRequest) -> None:
+def _link(run: FlowRun, session: Batch, orphan: CancellationRequest) -> None:
     """Declare a request an interrupted run created but never declared."""
     message = (
         f"Cancellation request {orphan.remote_id} was already created in Omnitron "
@@ -159,7 +159,7 @@ def _link(run: FlowRun, session: BatchSession, orphan: CancellationRequest) -> N
 
 
 def _declare(
-    run: FlowRun, session: BatchSession, created: CancellationRequest, kind: str, message: str
+    run: FlowRun, session: Batch, created: CancellationRequest, kind: str, message: str
 ) -> None:
     subject = created.remote_id or ""
     # Declared at once: its integration action is what makes a re-fetch skip it.
@@ -264,7 +264,7 @@ def update_cancellation_requests(run: FlowRun) -> None:
 
 def _send_decision(
     run: FlowRun,
-    session: BatchSession,
+    session: Batch,
     request: CancellationRequest,
     remote_id: str | None,
     line: str | None,
@@ -343,7 +343,7 @@ def _send_decision(
 
 def _decision_failed(
     run: FlowRun,
-    session: BatchSession,
+    session: Batch,
     request: CancellationRequest,
     subject: str,
     reason: FailedReasonType,

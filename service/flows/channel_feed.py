@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from service.channel.adapter import Fetched
-from service.flows.batch import BatchSession
+from service.flows.batch import Batch
 from service.flows.parking import NotInOmnitronYet, ParkedRecords, Parking, retry_only
 from service.flows.run import FlowRun
 from service.omnitron.errors import (
@@ -82,7 +82,7 @@ def _as_time(value: Any) -> datetime | None:
 class CommitBuffer:
     """Objects waiting to be declared on the run's batch, committed in chunks."""
 
-    def __init__(self, session: BatchSession) -> None:
+    def __init__(self, session: Batch) -> None:
         self._session = session
         self._pending: list[BatchObject] = []
 

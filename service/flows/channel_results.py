@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from service.causes import Cause
 from service.channel.models import OrderUpdateResult
-from service.flows.batch import BatchSession
+from service.flows.batch import Batch
 from service.flows.run import FlowRun
 from service.net.exchange import RawExchange
 from service.omnitron.models.batch import FailedReasonType
@@ -92,7 +92,7 @@ def match_results(
 
 def apply_results(
     run: FlowRun,
-    session: BatchSession,
+    session: Batch,
     orders: Sequence[SentOrder],
     results: Iterable[OrderUpdateResult],
     *,
@@ -146,7 +146,7 @@ def apply_results(
 
 def _accepted(
     run: FlowRun,
-    session: BatchSession,
+    session: Batch,
     order: SentOrder,
     result: OrderUpdateResult,
     raw: RawExchange | None,
@@ -170,7 +170,7 @@ def _accepted(
 
 
 def _mark_refused(
-    session: BatchSession,
+    session: Batch,
     order: SentOrder,
     result: OrderUpdateResult | None,
     items_of: Callable[[SentOrder], Iterable[int]],

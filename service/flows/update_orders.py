@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from service.causes import Cause
 from service.channel.models import OrderStatusUpdate, OrderStatusUpdateItem, SendResult
-from service.flows.batch import BatchSession
+from service.flows.batch import Batch
 from service.flows.channel_results import (
     ORDER,
     ORDER_ITEM,
@@ -217,7 +217,7 @@ def _items(run: FlowRun, orders: Sequence[Order]) -> dict[int, list[OrderItem]]:
 
 def _await_remote(
     run: FlowRun,
-    session: BatchSession,
+    session: Batch,
     orders: Sequence[SentOrder],
     sent: SendResult,
 ) -> None:
@@ -261,7 +261,7 @@ def _await_remote(
     run.ctx.event("orders.sent", sent.remote_batch_id, run.message)
 
 
-def _fail_unsent(run: FlowRun, session: BatchSession) -> None:
+def _fail_unsent(run: FlowRun, session: Batch) -> None:
     """Sending failed as a whole: release the orders so the next run sends them again."""
     # If the ``fail`` below cannot reach Omnitron, the runner finishes the batch
     # ``done``: these reasons keep that from marking unsent orders as synced.
@@ -277,6 +277,6 @@ def _fail_unsent(run: FlowRun, session: BatchSession) -> None:
         )
 
 
-def _mark_all(session: BatchSession, reason: FailedReasonType) -> None:
+def _mark_all(session: Batch, reason: FailedReasonType) -> None:
     for obj in session.objects:
         session.mark_failed(obj.content_type, obj.pk, reason)
