@@ -39,6 +39,7 @@ from service.connect import ENV_CONFIG, ENV_DATA_DIR, Locations, connect, open_s
 from service.flows.context import FlowEvent, RunContext
 from service.flows.lease import LeaseBusy
 from service.flows.names import Flow
+from service.flows.outcome import describe_outcome, outcome_key
 from service.flows.parking import age_text, parked_json
 from service.flows.result import FlowResult, RunOutcome
 from service.flows.retry import NothingToRetry
@@ -623,7 +624,7 @@ RUN_COLUMNS = [
     Column("ID", lambda r: r.id, right=True),
     Column("FLOW", lambda r: r.flow),
     Column("STARTED", lambda r: r.started_at),
-    Column("OUTCOME", lambda r: r.outcome),
+    Column("OUTCOME", lambda r: describe_outcome(r).label),
     Column("CREATED", lambda r: r.created, right=True),
     Column("UPDATED", lambda r: r.updated, right=True),
     Column("SKIPPED", lambda r: r.skipped, right=True),
@@ -671,7 +672,8 @@ OUTBOX_COLUMNS = [
 
 
 def _run_json(run: RunRecord) -> dict[str, Any]:
-    return run.model_dump(mode="json")
+    # The same outcome names as `run --json` (completed_with_failures is derived).
+    return {**run.model_dump(mode="json"), "outcome": outcome_key(run.outcome, run.failed)}
 
 
 def _batch_json(batch: BatchMirror) -> dict[str, Any]:
