@@ -54,6 +54,13 @@ _NOUNS = {
     "cargo": "cargo company",
     "sku": "product",
 }
+_PLURALS = {
+    "city": "cities",
+    "township": "townships",
+    "district": "districts",
+    "cargo": "cargo companies",
+    "sku": "products",
+}
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,7 @@ class MappingDialog(QDialog):
         # then dropped); closing the dialog closes the runner, nothing is delivered after.
         self._runner = TaskRunner(max_threads=1, parent=self, name="mapping")
         noun = _NOUNS.get(self._fix or "", "mapping")
+        nouns = _PLURALS.get(self._fix or "", "mappings")
         self.setWindowTitle(f"Fix: {info(problem.cause).title} '{problem.cause_value}'")
         self.setMinimumSize(520, 420)
 
@@ -137,11 +145,11 @@ class MappingDialog(QDialog):
         self._search.setObjectName("mapping-search")
         self._search.setClearButtonEnabled(True)
         self._search.setPlaceholderText(
-            "Search by name, SKU or barcode" if self._fix == "sku" else f"Filter the {noun}s"
+            "Search by name, SKU or barcode" if self._fix == "sku" else f"Filter the {nouns}"
         )
         self._list = QListWidget(self)
         self._list.setObjectName("mapping-candidates")
-        self._list.setAccessibleName(f"Omnitron {noun}s")
+        self._list.setAccessibleName(f"Omnitron {nouns}")
         self._status = plain_label("", self)
         self._status.setObjectName("mapping-status")
         self._status.setWordWrap(True)
@@ -229,7 +237,7 @@ class MappingDialog(QDialog):
         self._target, self._all = loaded
         where = f" ({self._target.parent})" if self._target.parent else ""
         self._show_status(
-            f"{len(self._all)} Omnitron {_NOUNS[self._target.fix]}s{where}, "
+            f"{len(self._all)} Omnitron {_PLURALS[self._target.fix]}{where}, "
             f"most like '{self._target.value}' first."
         )
         self._fill(self._all)

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QMessageBox,
     QPushButton,
@@ -55,6 +56,12 @@ def _flow_of(problem: Problem) -> Flow | None:
         return Flow(problem.flow)
     except ValueError:
         return None
+
+
+PROBLEM_COLUMN = 0
+AFFECTED_COLUMN = 2
+NARROWEST_COUNT = "999 orders"  # the room kept even before rows arrive
+BADGE_PADDING = 26  # the badge's rounded ends and the cell's margins
 
 
 class ProblemsView(QWidget):
@@ -98,6 +105,8 @@ class ProblemsView(QWidget):
             self, "problems", self.model, self._build_detail, (300, 110, 100, 150)
         )
         layout.addWidget(self.splitter, 1)
+        self._fit_columns()
+        self.model.loaded.connect(self._fit_columns)
         self.empty_state = EmptyState("problems", self.table, self.model, lambda: NO_PROBLEMS)
 
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
@@ -244,6 +253,19 @@ class ProblemsView(QWidget):
         layout.addWidget(QLabel("Affected items (latest report of each)", detail))
         layout.addWidget(self.items_table, 1)
         return detail
+
+    def _fit_columns(self) -> None:
+        """The problem's text takes the room left; the count badges are never clipped."""
+        metrics = self.table.fontMetrics()
+        counts = [
+            str(self.model.index(row, AFFECTED_COLUMN).data() or "")
+            for row in range(self.model.rowCount())
+        ]
+        widest = max(metrics.horizontalAdvance(text) for text in [NARROWEST_COUNT, *counts])
+        self.table.setColumnWidth(AFFECTED_COLUMN, widest + BADGE_PADDING)
+        self.table.horizontalHeader().setSectionResizeMode(
+            PROBLEM_COLUMN, QHeaderView.ResizeMode.Stretch
+        )
 
     # -- behaviour -------------------------------------------------------------------
 

@@ -324,3 +324,23 @@ def test_a_scheduled_run_with_failures_notifies_and_new_problems_are_announced(
         messages
     )
     qtbot.waitUntil(lambda: any(m.startswith("2 new problems") for m in messages), timeout=LOAD_MS)
+
+
+def test_the_count_badges_fit_and_the_problem_takes_the_room_left(
+    qtbot: QtBot, store: Store
+) -> None:
+    for number in range(12):
+        _fail(store, f"75{number:02}", Cause.ORDER_NOT_IN_OMNITRON, flow="fetch-cancels")
+    _fail(store, "7601", Cause.UNKNOWN_CITY, "Istambul")
+    view = ProblemsView(store)
+    qtbot.addWidget(view)
+    view.resize(1280, 700)
+    view.show()
+    qtbot.waitUntil(lambda: view.model.rowCount() == 2, timeout=LOAD_MS)
+
+    table = view.findChild(QTableView, "problems-table")
+    metrics = table.fontMetrics()
+    for row in range(view.model.rowCount()):
+        text = view.model.index(row, 2).data()
+        assert table.columnWidth(2) >= metrics.horizontalAdvance(text) + 20, text
+    assert not table.horizontalScrollBar().isVisible()
