@@ -61,7 +61,7 @@ def _flow_of(problem: Problem) -> Flow | None:
 PROBLEM_COLUMN = 0
 AFFECTED_COLUMN = 2
 NARROWEST_COUNT = "999 orders"  # the room kept even before rows arrive
-BADGE_PADDING = 26  # the badge's rounded ends and the cell's margins
+BADGE_PADDING = 32  # the badge's rounded ends and the cell's margins
 
 
 class ProblemsView(QWidget):
@@ -257,15 +257,14 @@ class ProblemsView(QWidget):
     def _fit_columns(self) -> None:
         """The problem's text takes the room left; the count badges are never clipped."""
         metrics = self.table.fontMetrics()
-        counts = [
-            str(self.model.index(row, AFFECTED_COLUMN).data() or "")
-            for row in range(self.model.rowCount())
-        ]
-        widest = max(metrics.horizontalAdvance(text) for text in [NARROWEST_COUNT, *counts])
-        self.table.setColumnWidth(AFFECTED_COLUMN, widest + BADGE_PADDING)
-        self.table.horizontalHeader().setSectionResizeMode(
-            PROBLEM_COLUMN, QHeaderView.ResizeMode.Stretch
+        # The badge delegate knows its pill's padding; the floor keeps room before rows.
+        floor = metrics.horizontalAdvance(NARROWEST_COUNT) + BADGE_PADDING
+        self.table.setColumnWidth(
+            AFFECTED_COLUMN, max(floor, self.table.sizeHintForColumn(AFFECTED_COLUMN))
         )
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(PROBLEM_COLUMN, QHeaderView.ResizeMode.Stretch)
 
     # -- behaviour -------------------------------------------------------------------
 

@@ -52,7 +52,10 @@ class BadgeDelegate(QStyledItemDelegate):
         painter.drawRoundedRect(rect, height / 2, height / 2)
         painter.setPen(ink)
         painter.setFont(opt.font)
-        elided = metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(width) - 2 * _PAD_X)
+        # Elide only to the room the cell has: eliding to the text's own measured width
+        # cuts it short whenever drawing rounds a pixel differently.
+        room = opt.rect.width() - 2 * (_MARGIN + _PAD_X)
+        elided = metrics.elidedText(text, Qt.TextElideMode.ElideRight, room)
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, elided)
         painter.restore()
 
