@@ -373,7 +373,7 @@ class FlowPanel(QWidget):
         self.summary.setText(summary_html(run, batches, dark=dark))
 
     def _set_tone(self, tone: str) -> None:
-        # The style sheet may colour the bar by tone (QProgressBar[tone="bad"]).
+        # The style sheet colours the bar by tone (QProgressBar[tone="bad"] in app.qss).
         self.progress_bar.setProperty("tone", tone)
         self.progress_bar.style().unpolish(self.progress_bar)
         self.progress_bar.style().polish(self.progress_bar)

@@ -99,6 +99,11 @@ THEME_COLOURS: dict[str, dict[str, str]] = {
         "accent": _LIGHT[_Role.Highlight],
         "danger_text": "#c62828",
         "ok_text": "#2b7a35",
+        # A finished run's progress bar, filled in its outcome's tint under normal text.
+        "text": _LIGHT[_Role.WindowText],
+        "ok_fill": "#b7e4c7",
+        "warn_fill": "#ffd8a8",
+        "bad_fill": "#ffc9c9",
     },
     "dark": {
         "window": _DARK[_Role.Window],
@@ -108,6 +113,10 @@ THEME_COLOURS: dict[str, dict[str, str]] = {
         "accent": _DARK[_Role.Highlight],
         "danger_text": "#ff7b72",
         "ok_text": "#56d364",
+        "text": _DARK[_Role.WindowText],
+        "ok_fill": "#1d4a2b",
+        "warn_fill": "#5a3a00",
+        "bad_fill": "#5c1f1f",
     },
 }
 _TOKEN = re.compile(r"@([a-z_]+)")

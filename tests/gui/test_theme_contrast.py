@@ -63,6 +63,10 @@ def test_style_sheet_colours_read(theme: str) -> None:
     assert len(fills) >= 5
     for fill in fills:
         assert contrast_ratio("#ffffff", fill) >= TEXT, fill
+    # A finished run's bar: its text on the outcome's tint, and on the empty part.
+    for back in ("ok_fill", "warn_fill", "bad_fill", "field"):
+        assert contrast_ratio(colours["text"], colours[back]) >= TEXT, back
+    assert 'QProgressBar[tone="warn"]::chunk' in sheet
 
 
 def _outline_contrast(widget: QWidget) -> float:
