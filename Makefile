@@ -34,6 +34,7 @@ format: $(STAMP)
 
 screenshots: $(STAMP)
 	xvfb-run -a $(BIN)/python -m tests.screenshots docs/screenshots
+	xvfb-run -a $(BIN)/python -m tests.screenshots docs/screenshots/dark --theme dark
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

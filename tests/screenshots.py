@@ -19,11 +19,12 @@ from typing import Any
 import httpx
 from PySide6.QtCore import QEventLoop, QSettings, QTimer
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QApplication, QRadioButton, QTableView, QWidget
+from PySide6.QtWidgets import QApplication, QListWidget, QRadioButton, QTableView, QWidget
 
 from gui.main_window import MainWindow
 from gui.session import ConsoleSession
 from gui.theme import apply_theme
+from gui.views.mapping_dialog import MappingDialog
 from gui.views.settings_dialog import SettingsDialog
 from gui.workers import SessionState
 from service.config import ChannelProfile, OmnitronProfile, Profile, builtin_sandbox, save_profile
@@ -38,12 +39,14 @@ MAX_PNG_BYTES = 150 * 1024
 PREPARING_AFTER_S = 31 * 60  # the Omnitron simulator moves approved orders on after 30 min
 # (file name, tab key) of the window's tabs worth a picture.
 TAB_SHOTS: tuple[tuple[str, str], ...] = (
+    ("problems", "problems"),
     ("fetch-orders", "fetch-orders"),
     ("update-orders", "update-orders"),
     ("check-batches", "check-batches"),
     ("batches", "batches"),
     ("errors", "errors"),
     ("runs", "runs"),
+    ("parked", "parked"),
 )
 
 
@@ -219,13 +222,16 @@ def shoot(window: MainWindow, outdir: Path, locations: Locations, settings: QSet
     for file_name, key in TAB_SHOTS:
         tab_index(window, key, select=True)
         settle(400)
-        if key == "batches":
+        if key == "problems":
+            select_first_row(window.problems_view, "problems-table", lambda t: "city" in t.lower())
+        elif key == "batches":
             select_first_row(window.batches_view, "batches-table", lambda t: "done" in t)
         elif key == "errors":
             select_first_row(window.errors_view, "errors-table", lambda t: "city" in t.lower())
         settle(300)
         save(window, outdir / f"{file_name}.png")
 
+    shoot_mapping(window, outdir)
     dialog = SettingsDialog(locations, settings, window)
     dialog.resize(*DIALOG_SIZE)
     dialog.show()
@@ -236,6 +242,23 @@ def shoot(window: MainWindow, outdir: Path, locations: Locations, settings: QSet
     dialog.profile_list.setCurrentRow(1)  # the example profile, to show the form
     settle(200)
     save(dialog, outdir / "settings.png")
+    dialog.close()
+    dialog.deleteLater()
+
+
+def shoot_mapping(window: MainWindow, outdir: Path) -> None:
+    """The mapping assistant for the unknown city the broken orders carry."""
+    problems = window.session.store.open_problems()
+    city = next((p for p in problems if p.cause == "unknown_city"), None)
+    if city is None:
+        return
+    dialog = MappingDialog(window.session, city, window)
+    dialog.resize(*DIALOG_SIZE)
+    dialog.show()
+    candidates = dialog.findChild(QListWidget, "mapping-candidates")
+    wait_until(lambda: candidates is not None and candidates.count() > 0)
+    settle(200)
+    save(dialog, outdir / "mapping.png")
     dialog.close()
     dialog.deleteLater()
 
