@@ -101,6 +101,8 @@ THEME_COLOURS: dict[str, dict[str, str]] = {
         "ok_text": "#2b7a35",
         # A finished run's progress bar, filled in its outcome's tint under normal text.
         "text": _LIGHT[_Role.WindowText],
+        "button": "#f8f9fa",
+        "button_pressed": "#dde1e6",
         "ok_fill": "#b7e4c7",
         "warn_fill": "#ffd8a8",
         "bad_fill": "#ffc9c9",
@@ -114,6 +116,8 @@ THEME_COLOURS: dict[str, dict[str, str]] = {
         "danger_text": "#ff7b72",
         "ok_text": "#56d364",
         "text": _DARK[_Role.WindowText],
+        "button": "#2d3139",
+        "button_pressed": "#3a3f48",
         "ok_fill": "#1d4a2b",
         "warn_fill": "#5a3a00",
         "bad_fill": "#5c1f1f",

@@ -9,7 +9,15 @@ from collections.abc import Iterator
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage, QPalette
-from PySide6.QtWidgets import QApplication, QCheckBox, QLabel, QRadioButton, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 
 from gui.models.badges import badge_colors
@@ -90,6 +98,26 @@ def test_unchecked_indicators_are_outlined(
     widget = kind("")
     qtbot.addWidget(widget)
     assert _outline_contrast(widget) >= OUTLINE
+
+
+def _frame_contrast(widget: QWidget) -> float:
+    """The strongest contrast against the window colour along the frame's left edge."""
+    widget.resize(120, 30)
+    image: QImage = widget.grab().toImage()
+    window = widget.palette().color(Role.Window)
+    row = image.height() // 2
+    return max(contrast_ratio(QColor(image.pixel(x, row)), window) for x in range(4))
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("kind", [QLineEdit, QPushButton])
+def test_fields_and_buttons_are_outlined(
+    themed: QApplication, qtbot: QtBot, theme: str, kind: type[QWidget]
+) -> None:
+    apply_theme(themed, theme)
+    widget = kind()
+    qtbot.addWidget(widget)
+    assert _frame_contrast(widget) >= OUTLINE
 
 
 def _link_pixels(label: QLabel) -> set[str]:
