@@ -289,14 +289,15 @@ def test_a_5mb_payload_is_stored_and_posted_truncated(outbox: Outbox) -> None:
 
     report_id = _fail(reporter, 1, raw_payload=huge)
 
+    # The channel's record we were given is the report's raw request (no call failed).
     stored = outbox.store.get_error_report(report_id)
-    cut = 5 * 1024 * 1024 + 15 - utf8_length(stored.raw_response.split("…[")[0])
-    assert stored.raw_response.startswith("<order>xxx")
-    assert stored.raw_response.endswith(f"…[truncated {cut} bytes]")
-    assert utf8_length(stored.raw_response) <= RAW_TEXT_LIMIT
-    assert utf8_length(stored.omnitron_payload["raw_response"]) <= RAW_TEXT_LIMIT
+    cut = 5 * 1024 * 1024 + 15 - utf8_length(stored.raw_request.split("…[")[0])
+    assert stored.raw_request.startswith("<order>xxx")
+    assert stored.raw_request.endswith(f"…[truncated {cut} bytes]")
+    assert utf8_length(stored.raw_request) <= RAW_TEXT_LIMIT
+    assert utf8_length(stored.omnitron_payload["raw_request"]) <= RAW_TEXT_LIMIT
     (posted,) = outbox.api.results(outbox.api.ch("error_reports/"), {"error_code": stored.code})
-    assert posted["raw_response"] == stored.raw_response
+    assert posted["raw_request"] == stored.raw_request
 
 
 def test_a_long_description_is_bounded(outbox: Outbox) -> None:
