@@ -12,6 +12,7 @@ from service.flows.outcome import OutcomeText, describe, outcome_key
     [
         ("completed", {"failed": 1, "done": 4}, ("completed with 1 failure", "warn")),
         ("completed", {"done": 3, "changed": 0}, ("nothing new", "ok")),
+        ("completed", {"done": 0, "changed": 0, "waiting": 4}, ("still waiting (4)", "ok")),
         (
             "completed",
             {"done": 3, "changed": 3, "waiting": 2},

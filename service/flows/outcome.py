@@ -77,7 +77,8 @@ def describe(
 
     ``done`` counts every item the run settled (created, updated, skipped, failed);
     ``total`` is how many it knew it had, ``None`` when it never knew; ``waiting`` the
-    parked items it retried that still wait (not failures of this run); ``changed``
+    items it left waiting — parked items it retried, or orders sent to the channel
+    whose verdict comes later (not failures of this run); ``changed``
     the items it created or updated (default: ``done`` less ``failed``). A completed
     run that changed nothing and failed nothing says "nothing new" — also when it
     skipped items already there (the channel lists the last order again).
@@ -89,7 +90,8 @@ def describe(
             noun = "failure" if failed == 1 else "failures"
             return OutcomeText(f"completed with {failed} {noun}{still}", WARN)
         if (done - failed if changed is None else changed) == 0:
-            return OutcomeText(f"nothing new{still}", OK)
+            # Items left waiting (parked, or sent for the channel's verdict) are news.
+            return OutcomeText(f"still waiting ({waiting})" if waiting else "nothing new", OK)
         return OutcomeText(f"completed{still}", OK)
     if outcome == "cancelled":
         # Retried parked items that still wait were worked on too.

@@ -105,8 +105,9 @@ class Tally:
     ) -> None:
         """Add to the counters atomically.
 
-        ``waiting``: a parked item retried that still waits. It is not a failure of
-        this run and not ``done``; the run says "still waiting (N)".
+        ``waiting``: an item left waiting — a parked item retried that still waits, or
+        an order sent to the channel whose verdict check-batches brings. It is not a
+        failure of this run and not ``done``; the run says "still waiting (N)".
         """
         with self._lock:
             self.created += created

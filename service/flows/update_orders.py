@@ -252,8 +252,10 @@ def _await_remote(
         # runner finishes the batch, nothing of it may count as synced.
         _mark_all(session, FailedReasonType.REMOTE)
         raise
-    # Not counted as updated: the channel's verdicts come with check-batches.
+    # Not counted as updated: the channel's verdicts come with check-batches. Until
+    # then the orders wait, and the run says so rather than "nothing new".
     waiting = len(orders) - len(refused)
+    run.tally.add(waiting=waiting)
     run.message = (
         f"Sent {waiting} orders to the channel as batch {sent.remote_batch_id}; "
         "check-batches settles them."

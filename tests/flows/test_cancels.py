@@ -162,7 +162,7 @@ def test_cancel_for_an_unknown_order_is_one_report_naming_it(
     # Nothing new to commit or report: no batch request at all.
     assert second.batches == ()
     assert second.waiting == 1
-    assert second.outcome_label == "nothing new · still waiting (1)"
+    assert second.outcome_label == "still waiting (1)"
 
 
 def test_nothing_cancelled_opens_no_batch(synced: FlowEnv, api: OmnitronApi) -> None:

@@ -75,6 +75,9 @@ def test_async_update_then_check_until_done(make_env: Callable[..., FlowEnv]) ->
     assert sent.outcome is RunOutcome.COMPLETED, sent.message
     (outcome,) = sent.batches
     assert (sent.updated, sent.failed) == (0, 0)
+    # Sent, waiting for the channel's verdict: not "nothing new".
+    assert sent.waiting == len(changed)
+    assert sent.outcome_label == f"still waiting ({sent.waiting})"
     assert outcome.status == "sent_to_remote"
     assert outcome.remote_batch_id
     assert_mirror_agrees(env, api, outcome.pk)

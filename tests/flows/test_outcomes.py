@@ -122,7 +122,7 @@ def test_parked_orders_that_still_wait_are_not_new_failures(
 
     assert second.outcome is RunOutcome.COMPLETED, second.message
     assert (second.created, second.failed, second.waiting) == (0, 0, parked)
-    assert second.outcome_label == f"nothing new · still waiting ({parked})"
+    assert second.outcome_label == f"still waiting ({parked})"
     assert second.outcome_key == "completed"
     # No new report and no batch: the parked orders' reports were only touched.
     assert env.store.count_error_reports(ErrorQuery(is_ok=False)) == failures
