@@ -73,6 +73,9 @@ def log_line(entry: RunLogEntry) -> str:
     return f"{time}  {level}{subject}{entry.message}"
 
 
+OUTCOME_COLUMN = 2
+
+
 class RunsView(QWidget):
     """The runs of the store, newest first, the last day's chart, and an opened run."""
 
@@ -256,6 +259,13 @@ class RunsView(QWidget):
     def _loaded(self) -> None:
         self.last_updated.mark()
         self._update_count()
+        # Outcome badges ("completed with 12 failures") get the room they need.
+        self.table.setColumnWidth(
+            OUTCOME_COLUMN,
+            max(
+                self.table.columnWidth(OUTCOME_COLUMN), self.table.sizeHintForColumn(OUTCOME_COLUMN)
+            ),
+        )
 
     def _update_count(self) -> None:
         self.count_label.setText(f"{self.model.total_text()} runs")

@@ -193,3 +193,17 @@ def test_empty_runs_say_what_to_do(qtbot: QtBot, store: Store) -> None:
     qtbot.waitUntil(lambda: view.model.rowCount() == 1, timeout=5000)
     assert not empty.isVisible()
     assert view.findChild(QLabel, "last-updated-runs").text() == "Updated just now"
+
+
+def test_outcome_badges_get_the_room_they_need(qtbot: QtBot, store: Store) -> None:
+    _run(store, "fetch-orders", 5)  # completed with 3 failures
+    view = RunsView(store)
+    qtbot.addWidget(view)
+    view.resize(1280, 700)
+    view.show()
+    qtbot.waitUntil(lambda: view.model.rowCount() == 1, timeout=5000)
+
+    label = view.model.index(0, 2).data()
+    assert label == "completed with 3 failures"
+    metrics = view.table.fontMetrics()
+    assert view.table.columnWidth(2) >= metrics.horizontalAdvance(label) + 20
