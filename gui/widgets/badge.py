@@ -55,7 +55,11 @@ class BadgeDelegate(QStyledItemDelegate):
         # Elide only to the room the cell has: eliding to the text's own measured width
         # cuts it short whenever drawing rounds a pixel differently.
         room = opt.rect.width() - 2 * (_MARGIN + _PAD_X)
-        elided = metrics.elidedText(text, Qt.TextElideMode.ElideRight, room)
+        elided = (
+            text
+            if metrics.horizontalAdvance(text) <= room
+            else metrics.elidedText(text, Qt.TextElideMode.ElideRight, room)
+        )
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, elided)
         painter.restore()
 
