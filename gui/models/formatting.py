@@ -6,6 +6,8 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
+from service.time_text import format_span
+
 _METHOD = re.compile(r"^[A-Z]{3,7}$")
 
 
@@ -14,21 +16,6 @@ def format_time(value: datetime | None) -> str:
     if value is None:
         return ""
     return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-
-
-def format_span(span: timedelta) -> str:
-    """A span as its two largest units: ``3 d 4 h``, ``2 h 5 min``, ``45 s``."""
-    seconds = max(0, int(span.total_seconds()))
-    days, rest = divmod(seconds, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min"
-    return f"{secs} s"
 
 
 def format_age(value: datetime | None, now: datetime | None = None) -> str:

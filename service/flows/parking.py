@@ -38,6 +38,7 @@ from service.flows.run import FlowRun
 from service.net.exchange import RawExchange
 from service.store import ParkedItem
 from service.store_records import utc_now
+from service.time_text import format_span
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -101,17 +102,7 @@ def age_text(since: datetime | None, now: datetime | None = None) -> str:
     """How long ago ``since`` was, in its two largest units: ``3 d 4 h``, ``2 h 5 min``."""
     if since is None:
         return ""
-    seconds = max(0, int(((now or utc_now()) - since).total_seconds()))
-    days, rest = divmod(seconds, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min"
-    return f"{secs} s"
+    return format_span((now or utc_now()) - since)
 
 
 class ParkedRecords(Generic[T]):
