@@ -390,18 +390,26 @@ def _not_store_errors(record: logging.LogRecord) -> bool:
 # -- run -----------------------------------------------------------------------------
 
 
-def _run_flow(args: argparse.Namespace) -> int:
-    handler = _configure_logging(getattr(args, "verbose", 0) or 0)
-    locations = _locations(args)
-    flow = Flow(args.flow)
+def _profile_for_run(args: argparse.Namespace, locations: Locations) -> Profile | None:
+    """The profile to run on, its warnings said; ``None`` (and why, said) when unusable."""
     try:
         profile = _load_profile(args, locations)
     except ProfileError as exc:
         _error(str(exc))
-        return EXIT_USAGE
+        return None
     for warning in insecure_http_warnings(profile):
         # Allowed by the profile, said on every run so it never goes unnoticed.
         print(f"warning: {warning}", file=sys.stderr, flush=True)
+    return profile
+
+
+def _run_flow(args: argparse.Namespace) -> int:
+    handler = _configure_logging(getattr(args, "verbose", 0) or 0)
+    locations = _locations(args)
+    flow = Flow(args.flow)
+    profile = _profile_for_run(args, locations)
+    if profile is None:
+        return EXIT_USAGE
 
     options = FlowOptions(
         is_success_log=profile.is_success_log and not args.no_success_log,
@@ -481,13 +489,9 @@ def _retry(args: argparse.Namespace) -> int:
     if args.cause is None and not args.report_ids:
         _error("say what to retry: --cause C [--value V] or --report ID ...")
         return EXIT_USAGE
-    try:
-        profile = _load_profile(args, locations)
-    except ProfileError as exc:
-        _error(str(exc))
+    profile = _profile_for_run(args, locations)
+    if profile is None:
         return EXIT_USAGE
-    for warning in insecure_http_warnings(profile):
-        print(f"warning: {warning}", file=sys.stderr, flush=True)
     options = FlowOptions(
         is_success_log=profile.is_success_log and not args.no_success_log,
         workers=profile.workers,

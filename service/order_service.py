@@ -16,7 +16,7 @@ from service.flows.names import Flow
 from service.flows.registry import spec
 from service.flows.result import FlowResult
 from service.flows.retry import retry_body, select_reports
-from service.flows.run import FlowOptions, execute
+from service.flows.run import FlowBody, FlowOptions, execute
 from service.omnitron.client import OmnitronClient
 from service.store import Store
 
@@ -43,16 +43,7 @@ class OrderService:
         self, flow: Flow, options: FlowOptions | None = None, ctx: RunContext | None = None
     ) -> FlowResult:
         """Run ``flow`` with ``options`` (defaults: the reference's, this service's workers)."""
-        return execute(
-            flow,
-            spec(flow).body,
-            omnitron=self.omnitron,
-            channel=self.channel,
-            store=self.store,
-            ctx=ctx or RunContext(),
-            options=options or FlowOptions(workers=self.workers),
-            profile=self.profile,
-        )
+        return self._execute(flow, spec(flow).body, ctx, options)
 
     def retry(
         self,
@@ -74,6 +65,15 @@ class OrderService:
             self.store, report_ids=report_ids, cause=cause, cause_value=cause_value
         )
         flow, body = retry_body(self.store, reports)
+        return self._execute(flow, body, ctx, options)
+
+    def _execute(
+        self,
+        flow: Flow,
+        body: FlowBody,
+        ctx: RunContext | None,
+        options: FlowOptions | None,
+    ) -> FlowResult:
         return execute(
             flow,
             body,
