@@ -309,6 +309,10 @@ class ErrorsView(QWidget):
         self.code_filter.setObjectName("errors-code-filter")
         self.code_filter.setPlaceholderText("Log id contains…")
         self.code_filter.setClearButtonEnabled(True)
+        # Room for its hint: the combo boxes beside it would otherwise take it all.
+        self.code_filter.setMinimumWidth(
+            self.code_filter.fontMetrics().horizontalAdvance("Log id contains…") + 40
+        )
         self.code_filter.textChanged.connect(self._filters_typed)
 
         self.status_filter = QComboBox(self)

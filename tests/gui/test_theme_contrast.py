@@ -12,10 +12,12 @@ from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
+    QComboBox,
     QLabel,
     QLineEdit,
     QPushButton,
     QRadioButton,
+    QSpinBox,
     QWidget,
 )
 from pytestqt.qtbot import QtBot
@@ -110,7 +112,7 @@ def _frame_contrast(widget: QWidget) -> float:
 
 
 @pytest.mark.parametrize("theme", THEMES)
-@pytest.mark.parametrize("kind", [QLineEdit, QPushButton])
+@pytest.mark.parametrize("kind", [QLineEdit, QPushButton, QComboBox, QSpinBox])
 def test_fields_and_buttons_are_outlined(
     themed: QApplication, qtbot: QtBot, theme: str, kind: type[QWidget]
 ) -> None:
