@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from PySide6.QtCore import QModelIndex, QRect, QSettings, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QGuiApplication
+from PySide6.QtGui import QColor, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
     QComboBox,
-    QFormLayout,
     QFrame,
     QGroupBox,
     QHBoxLayout,
@@ -43,6 +42,7 @@ from gui.models.problems import RetryRequest
 from gui.widgets.badge import is_dark
 from gui.widgets.column_chooser import ColumnChooser
 from gui.widgets.date_range import DateRangeFilter
+from gui.widgets.detail_pane import detail_fields, detail_title
 from gui.widgets.empty_state import EmptyState
 from gui.widgets.last_updated import LastUpdated
 from gui.widgets.plain_text import plain_label, plain_tooltip
@@ -274,14 +274,8 @@ class BatchesView(QWidget):
         layout = QVBoxLayout(detail)
         layout.setContentsMargins(6, 0, 0, 0)
         # Batch ids, statuses and notes come from Omnitron: plain text.
-        self.detail_title = plain_label(parent=detail)
-        self.detail_title.setObjectName("batch-detail-title")
-        self.detail_title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        font = QFont(self.detail_title.font())
-        font.setBold(True)
-        self.detail_title.setFont(font)
-        # The title can be long (pk, local batch id, status): let it wrap, never widen.
-        self.detail_title.setWordWrap(True)
+        # The title can be long (pk, local batch id, status): it wraps, never widens.
+        self.detail_title = detail_title(detail, "batch-detail-title")
         title_row = QHBoxLayout()
         title_row.addWidget(self.detail_title, 1)
         # Copying concerns the batch shown, so the button sits with it.
@@ -292,19 +286,17 @@ class BatchesView(QWidget):
         title_row.addWidget(self.copy_button)
         layout.addLayout(title_row)
 
-        form = QFormLayout()
-        self.detail_fields: dict[str, QLabel] = {}
-        for key, label in (
-            ("remote", "Remote batch id"),
-            ("flow", "Flow / run"),
-            ("created", "Created"),
-            ("updated", "Updated"),
-        ):
-            value = plain_label(parent=detail)
-            value.setObjectName(f"batch-detail-{key}")
-            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            form.addRow(label, value)
-            self.detail_fields[key] = value
+        form, self.detail_fields = detail_fields(
+            detail,
+            "batch-detail",
+            (
+                ("remote", "Remote batch id"),
+                ("flow", "Flow / run"),
+                ("created", "Created"),
+                ("updated", "Updated"),
+            ),
+            wrap=False,
+        )
         layout.addLayout(form)
 
         parts = QSplitter(Qt.Orientation.Vertical, detail)

@@ -17,11 +17,9 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QLineEdit,
     QMainWindow,
     QPlainTextEdit,
@@ -45,6 +43,7 @@ from gui.models.lazy import RECORD_ROLE
 from gui.models.problems import RetryRequest
 from gui.widgets.column_chooser import ColumnChooser
 from gui.widgets.date_range import DateRangeFilter
+from gui.widgets.detail_pane import detail_fields, detail_title
 from gui.widgets.empty_state import EmptyState
 from gui.widgets.last_updated import LastUpdated
 from gui.widgets.plain_text import plain_label
@@ -395,35 +394,25 @@ class ErrorsView(QWidget):
         layout = QVBoxLayout(detail)
         layout.setContentsMargins(6, 0, 0, 0)
         # Codes and every field below come from servers and channels: plain text.
-        self.detail_title = plain_label(parent=detail)
-        self.detail_title.setObjectName("error-detail-title")
-        self.detail_title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.detail_title.setWordWrap(True)
-        title_font = QFont(self.detail_title.font())
-        title_font.setBold(True)
-        self.detail_title.setFont(title_font)
+        self.detail_title = detail_title(detail, "error-detail-title")
         layout.addWidget(self.detail_title)
 
-        form = QFormLayout()
-        self.detail_fields: dict[str, QLabel] = {}
-        for key, label in (
-            ("subject", "Subject"),
-            ("cause", "Cause"),
-            ("status", "Status"),
-            ("code", "Log id"),
-            ("type", "Log type"),
-            ("object", "Object"),
-            ("flow", "Flow / run"),
-            ("created", "Created"),
-            ("seen", "Attempts"),
-            ("delivered", "Sent to Omnitron"),
-        ):
-            value = plain_label(parent=detail)
-            value.setObjectName(f"error-detail-{key}")
-            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            value.setWordWrap(True)
-            form.addRow(label, value)
-            self.detail_fields[key] = value
+        form, self.detail_fields = detail_fields(
+            detail,
+            "error-detail",
+            (
+                ("subject", "Subject"),
+                ("cause", "Cause"),
+                ("status", "Status"),
+                ("code", "Log id"),
+                ("type", "Log type"),
+                ("object", "Object"),
+                ("flow", "Flow / run"),
+                ("created", "Created"),
+                ("seen", "Attempts"),
+                ("delivered", "Sent to Omnitron"),
+            ),
+        )
         layout.addLayout(form)
 
         self.batch_button = QPushButton(detail)

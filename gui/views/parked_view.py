@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 
 from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtGui import QFont, QFontDatabase
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QComboBox,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
 from gui.models.formatting import format_age, format_time
 from gui.models.lazy import RECORD_ROLE
 from gui.models.parked import ParkedModel, ParkedQuery
+from gui.widgets.detail_pane import detail_fields, detail_title, selectable_label
 from gui.widgets.empty_state import EmptyState
 from gui.widgets.last_updated import LastUpdated
 from gui.widgets.tables import keep_place_on_refresh, table_beside_detail
@@ -40,15 +40,6 @@ PARKING_FLOWS: tuple[Flow, ...] = (
     Flow.FETCH_CANCELS,
     Flow.FETCH_CANCELLATION_REQUESTS,
 )
-
-
-def _plain(parent: QWidget) -> QLabel:
-    """A selectable label that shows server and channel text literally."""
-    label = QLabel(parent)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    label.setWordWrap(True)
-    return label
 
 
 class ParkedView(QWidget):
@@ -67,7 +58,7 @@ class ParkedView(QWidget):
         for flow in PARKING_FLOWS:
             self.flow_filter.addItem(flow.value, flow.value)
         self.flow_filter.currentIndexChanged.connect(self._apply_filter)
-        self.count_label = _plain(self)
+        self.count_label = selectable_label(self)
         self.count_label.setObjectName("parked-count")
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Flow", self))
@@ -135,26 +126,20 @@ class ParkedView(QWidget):
         detail.setObjectName("parked-detail")
         layout = QVBoxLayout(detail)
         layout.setContentsMargins(6, 0, 0, 0)
-        self.detail_title = _plain(detail)
-        self.detail_title.setObjectName("parked-detail-title")
-        title_font = QFont(self.detail_title.font())
-        title_font.setBold(True)
-        self.detail_title.setFont(title_font)
+        self.detail_title = detail_title(detail, "parked-detail-title")
         layout.addWidget(self.detail_title)
 
-        form = QFormLayout()
-        self.detail_fields: dict[str, QLabel] = {}
-        for key, label in (
-            ("key", "Key"),
-            ("parked", "Parked"),
-            ("attempts", "Attempts"),
-            ("last-tried", "Last tried"),
-            ("report", "Error report"),
-        ):
-            value = _plain(detail)
-            value.setObjectName(f"parked-detail-{key}")
-            form.addRow(label, value)
-            self.detail_fields[key] = value
+        form, self.detail_fields = detail_fields(
+            detail,
+            "parked-detail",
+            (
+                ("key", "Key"),
+                ("parked", "Parked"),
+                ("attempts", "Attempts"),
+                ("last-tried", "Last tried"),
+                ("report", "Error report"),
+            ),
+        )
         layout.addLayout(form)
 
         self.reason = QPlainTextEdit(detail)

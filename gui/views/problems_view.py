@@ -10,7 +10,6 @@ disappears by itself once its items have gone through.
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -36,6 +35,7 @@ from gui.models.problems import (
 )
 from gui.session import ConsoleSession
 from gui.views.mapping_dialog import MappingDialog
+from gui.widgets.detail_pane import detail_title
 from gui.widgets.empty_state import EmptyState
 from gui.widgets.last_updated import LastUpdated
 from gui.widgets.plain_text import plain_label
@@ -217,13 +217,7 @@ class ProblemsView(QWidget):
         layout = QVBoxLayout(detail)
         layout.setContentsMargins(6, 0, 0, 0)
         # Cause values come from the channel ("Istambul", an SKU): plain text.
-        self.detail_title = plain_label(parent=detail)
-        self.detail_title.setObjectName("problem-detail-title")
-        self.detail_title.setWordWrap(True)
-        self.detail_title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        font = QFont(self.detail_title.font())
-        font.setBold(True)
-        self.detail_title.setFont(font)
+        self.detail_title = detail_title(detail, "problem-detail-title")
         layout.addWidget(self.detail_title)
 
         self.what_to_do = plain_label(parent=detail)

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, Signal
-from PySide6.QtGui import QFont, QFontDatabase, QKeyEvent
+from PySide6.QtGui import QFontDatabase, QKeyEvent
 from PySide6.QtWidgets import (
     QComboBox,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
@@ -29,6 +28,7 @@ from PySide6.QtWidgets import (
 from gui.models.formatting import format_duration, format_time
 from gui.models.lazy import ID_ROLE
 from gui.models.runs import RunQuery, RunsModel
+from gui.widgets.detail_pane import detail_fields, detail_title
 from gui.widgets.empty_state import EmptyState
 from gui.widgets.hourly_chart import HourlyChart, hour_floor
 from gui.widgets.last_updated import LastUpdated
@@ -191,27 +191,14 @@ class RunsView(QWidget):
         layout = QVBoxLayout(detail)
         layout.setContentsMargins(6, 0, 0, 0)
         # The run's message and log hold server and channel text: plain.
-        self.detail_title = plain_label(parent=detail)
-        self.detail_title.setObjectName("run-detail-title")
-        self.detail_title.setWordWrap(True)
-        font = QFont(self.detail_title.font())
-        font.setBold(True)
-        self.detail_title.setFont(font)
+        self.detail_title = detail_title(detail, "run-detail-title")
         layout.addWidget(self.detail_title)
 
-        form = QFormLayout()
-        self.detail_fields: dict[str, QLabel] = {}
-        for key, label in (
-            ("counts", "Counts"),
-            ("duration", "Duration"),
-            ("message", "Message"),
-        ):
-            value = plain_label(parent=detail)
-            value.setObjectName(f"run-detail-{key}")
-            value.setWordWrap(True)
-            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            form.addRow(label, value)
-            self.detail_fields[key] = value
+        form, self.detail_fields = detail_fields(
+            detail,
+            "run-detail",
+            (("counts", "Counts"), ("duration", "Duration"), ("message", "Message")),
+        )
         layout.addLayout(form)
 
         links = QHBoxLayout()
