@@ -20,10 +20,12 @@ from pytestqt.qtbot import QtBot
 
 from gui.main_window import MainWindow
 from gui.session import ConsoleSession
+from gui.views.settings_dialog import ConnectionLimits, SettingsDialog
 from gui.workers import SessionState
-from service.config import builtin_sandbox
+from service.config import Secrets, builtin_sandbox
 from service.connect import Locations
 from service.sandbox.launcher import SandboxOptions
+from tests.gui.settings_form import FakeKeyring
 
 W = TypeVar("W", bound=QObject)
 
@@ -129,3 +131,35 @@ def make_console(
         console.marketplace.close()
         console.window.close()
         console.session.close()
+
+
+@pytest.fixture
+def keyring_backend() -> FakeKeyring:
+    """An empty keyring for the Settings dialog's secrets."""
+    return FakeKeyring()
+
+
+@pytest.fixture
+def qsettings(tmp_path: Path) -> QSettings:
+    """The console's settings in a file of the test's own."""
+    return ini_settings(tmp_path / "console.ini")
+
+
+@pytest.fixture
+def dialog(
+    qtbot: QtBot, locations: Locations, qsettings: QSettings, keyring_backend: FakeKeyring
+) -> SettingsDialog:
+    """The Settings dialog over the test's profiles file, with short connection tests."""
+    widget = SettingsDialog(
+        locations,
+        qsettings,
+        None,
+        Secrets(env={}, keyring_backend=keyring_backend),
+        limits=ConnectionLimits(
+            omnitron={"max_attempts": 1, "timeout": 2.0, "deadline": 3.0},
+            channel={"max_attempts": 1, "retry_deadline": 2.0, "connect_timeout": 1.0},
+        ),
+    )
+    qtbot.addWidget(widget)
+    widget.show()
+    return widget

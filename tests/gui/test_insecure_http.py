@@ -14,25 +14,16 @@ from gui.session import ConsoleSession
 from gui.views.settings_dialog import SettingsDialog
 from service.config import Profile, load_profile, save_profile
 from service.connect import Locations
-from tests.gui.test_settings import (  # noqa: F401  (fixtures used by name)
-    FakeKeyring,
-    acme_form,
-    click,
-    dialog,
-    find,
-    keyring_backend,
-    locations,
-    qsettings,
-)
+from tests.gui.settings_form import FakeKeyring, acme_form, click, find
 
 PLAIN_URL = "http://omnitron.acme.lan"
 
 
 def test_settings_refuse_plain_http_until_allowed(
     qtbot: QtBot,
-    dialog: SettingsDialog,  # noqa: F811
-    locations: Locations,  # noqa: F811
-    keyring_backend: FakeKeyring,  # noqa: F811
+    dialog: SettingsDialog,
+    locations: Locations,
+    keyring_backend: FakeKeyring,
 ) -> None:
     click(qtbot, dialog, "settings-profile-add")
     acme_form(dialog, **{"settings-omnitron-url": PLAIN_URL})
@@ -58,9 +49,9 @@ def test_settings_refuse_plain_http_until_allowed(
 
 def test_settings_refuse_credentials_in_the_channel_url(
     qtbot: QtBot,
-    dialog: SettingsDialog,  # noqa: F811
-    locations: Locations,  # noqa: F811
-    keyring_backend: FakeKeyring,  # noqa: F811
+    dialog: SettingsDialog,
+    locations: Locations,
+    keyring_backend: FakeKeyring,
 ) -> None:
     click(qtbot, dialog, "settings-profile-add")
     acme_form(dialog, **{"settings-channel-base-url": "https://seller:hunter2@mp.example/"})
@@ -79,7 +70,7 @@ def test_settings_refuse_credentials_in_the_channel_url(
 def test_console_on_an_allowed_plain_http_profile_shows_a_banner(
     qtbot: QtBot,
     tmp_path: Path,
-    locations: Locations,  # noqa: F811
+    locations: Locations,
 ) -> None:
     save_profile(
         Profile.model_validate(

@@ -23,17 +23,7 @@ from gui.views.errors_view import ErrorsView
 from gui.views.settings_dialog import SettingsDialog
 from service.store import BatchMirror, NewErrorReport, Store
 from tests.conftest import RunningOmnitron
-from tests.gui.test_settings import (  # noqa: F401  (fixtures used by name)
-    FakeKeyring,
-    acme_form,
-    click,
-    dialog,
-    find,
-    keyring_backend,
-    locations,
-    qsettings,
-    select,
-)
+from tests.gui.settings_form import FakeKeyring, acme_form, click, find, select
 from tests.hostile.proxy import HostileProxy, Rule
 
 ORDER_NUMBER = "<img src=file:///etc/passwd><a href=x>y</a>"
@@ -136,8 +126,8 @@ def test_batch_detail_shows_notes_and_reports_literally(qtbot: QtBot, store: Sto
 @pytest.mark.parametrize("status", [401, 403])
 def test_settings_connection_test_shows_a_refusal_detail_literally(
     qtbot: QtBot,
-    dialog: SettingsDialog,  # noqa: F811
-    keyring_backend: FakeKeyring,  # noqa: F811
+    dialog: SettingsDialog,
+    keyring_backend: FakeKeyring,
     omnitron: RunningOmnitron,
     status: int,
 ) -> None:

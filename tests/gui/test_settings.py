@@ -2,119 +2,15 @@
 
 from __future__ import annotations
 
-import socket
-from pathlib import Path
-from typing import Any
-
-import keyring.errors
 import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QLabel, QLineEdit, QMessageBox, QPushButton
 from pytestqt.qtbot import QtBot
 
-from gui.views.settings_dialog import ConnectionLimits, SettingsDialog
+from gui.views.settings_dialog import SettingsDialog
 from service.config import SANDBOX, load_profiles
 from service.connect import Locations
-
-
-class FakeKeyring:
-    """An in-memory keyring backend with the two calls :class:`Secrets` makes."""
-
-    def __init__(self) -> None:
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, user: str) -> str | None:
-        return self.passwords.get((service, user))
-
-    def set_password(self, service: str, user: str, password: str) -> None:
-        self.passwords[(service, user)] = password
-
-    def delete_password(self, service: str, user: str) -> None:
-        if self.passwords.pop((service, user), None) is None:
-            raise keyring.errors.PasswordDeleteError(user)
-
-
-@pytest.fixture
-def keyring_backend() -> FakeKeyring:
-    return FakeKeyring()
-
-
-@pytest.fixture
-def locations(tmp_path: Path) -> Locations:
-    return Locations(data_dir=tmp_path / "data", config_file=tmp_path / "profiles.toml")
-
-
-@pytest.fixture
-def qsettings(tmp_path: Path) -> QSettings:
-    return QSettings(str(tmp_path / "console.ini"), QSettings.Format.IniFormat)
-
-
-@pytest.fixture
-def dialog(
-    qtbot: QtBot, locations: Locations, qsettings: QSettings, keyring_backend: FakeKeyring
-) -> SettingsDialog:
-    from service.config import Secrets
-
-    widget = SettingsDialog(
-        locations,
-        qsettings,
-        None,
-        Secrets(env={}, keyring_backend=keyring_backend),
-        limits=ConnectionLimits(
-            omnitron={"max_attempts": 1, "timeout": 2.0, "deadline": 3.0},
-            channel={"max_attempts": 1, "retry_deadline": 2.0, "connect_timeout": 1.0},
-        ),
-    )
-    qtbot.addWidget(widget)
-    widget.show()
-    return widget
-
-
-def find(dialog: SettingsDialog, cls: type, name: str) -> Any:
-    widget = dialog.findChild(cls, name)
-    assert widget is not None, name
-    return widget
-
-
-def click(qtbot: QtBot, dialog: SettingsDialog, name: str) -> None:
-    qtbot.mouseClick(find(dialog, QPushButton, name), Qt.MouseButton.LeftButton)
-
-
-def fill(dialog: SettingsDialog, **fields: str) -> None:
-    for name, text in fields.items():
-        edit = find(dialog, QLineEdit, name)
-        edit.clear()
-        edit.setText(text)
-
-
-def acme_form(dialog: SettingsDialog, **overrides: str) -> None:
-    fields = {
-        "settings-profile-name": "acme",
-        "settings-omnitron-url": "https://acme.omnitron.example",
-        "settings-omnitron-username": "integration",
-        "settings-omnitron-channel-id": "7",
-        "settings-omnitron-catalog-id": "2",
-        "settings-omnitron-password": "s3cret-pass",
-        "settings-channel-base-url": "https://api.marketplace.example/",
-        "settings-channel-api-key": "key-123",
-    }
-    fields.update(overrides)
-    fill(dialog, **fields)
-
-
-def select(dialog: SettingsDialog, name: str) -> None:
-    profiles = dialog.profile_list
-    for row in range(profiles.count()):
-        if profiles.item(row).data(Qt.ItemDataRole.UserRole) == name:
-            profiles.setCurrentRow(row)
-            return
-    raise AssertionError(f"no profile {name!r} in the list")
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.gui.settings_form import FakeKeyring, acme_form, click, closed_port, fill, find, select
 
 
 def test_the_builtin_sandbox_is_listed_read_only(dialog: SettingsDialog) -> None:
