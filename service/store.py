@@ -480,6 +480,7 @@ class Store:
         skipped: int = 0,
         failed: int = 0,
         error_count: int = 0,
+        waiting: int = 0,
     ) -> int:
         """The run holding ``token`` is alive: refresh its leases and save its counts.
 
@@ -494,8 +495,8 @@ class Store:
             ).rowcount
             db.execute(
                 "UPDATE runs SET heartbeat_at = ?, created = ?, updated = ?, skipped = ?, "
-                "failed = ?, error_count = ? WHERE id = ? AND outcome = 'running'",
-                [now, created, updated, skipped, failed, error_count, run_id],
+                "failed = ?, error_count = ?, waiting = ? WHERE id = ? AND outcome = 'running'",
+                [now, created, updated, skipped, failed, error_count, waiting, run_id],
             )
             return int(held)
 

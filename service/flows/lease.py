@@ -159,6 +159,7 @@ class RunCounts:
     skipped: int = 0
     failed: int = 0
     error_count: int = 0
+    waiting: int = 0
 
 
 class RunLease:
@@ -278,6 +279,7 @@ class RunLease:
             skipped=counts.skipped,
             failed=counts.failed,
             error_count=counts.error_count,
+            waiting=counts.waiting,
         )
         if held < len(self._names) and not self.lost:
             self.lost = True

@@ -321,6 +321,7 @@ def _counts(run: FlowRun) -> RunCounts:
         skipped=tally.skipped,
         failed=tally.failed,
         error_count=len(run.reporter.failure_ids),
+        waiting=tally.waiting,
     )
 
 

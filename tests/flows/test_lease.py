@@ -265,11 +265,12 @@ def test_the_outbox_has_one_deliverer_at_a_time(first: Store, second: Store) -> 
 def test_heartbeats_save_the_running_counts(first: Store, second: Store) -> None:
     lease = RunLease.acquire(first, Flow.FETCH_ORDERS)
     run_id = first.start_run("fetch-orders", {}, pid=os.getpid(), host=HOST)
-    counts = RunCounts(created=7, updated=1, skipped=2, failed=3, error_count=3)
+    counts = RunCounts(created=7, updated=1, skipped=2, failed=3, error_count=3, waiting=4)
     lease.start_heartbeat(run_id, lambda: counts, interval_s=3600)
 
     run = second.get_run(run_id)
     assert (run.created, run.updated, run.skipped, run.failed, run.error_count) == (7, 1, 2, 3, 3)
+    assert run.waiting == 4
     assert (run.pid, run.host, run.outcome) == (os.getpid(), HOST, "running")
     assert {row.run_id for row in second.leases()} == {run_id}
 
