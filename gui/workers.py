@@ -13,7 +13,7 @@ time, cancellable, with progress and events relayed through a runner channel.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -102,13 +102,15 @@ class RetryRefused:
     message: str
 
 
-def _run_or_busy(
-    service: OrderService, flow: Flow, options: FlowOptions, ctx: RunContext
-) -> FlowResult | LeaseBusy | StoreError:
-    """Run ``flow``; a run that could not take its lease, or whose store failed, hands
-    back why, as data (neither is a bug to log with a traceback)."""
+LaneWork = Callable[[RunContext], FlowResult | RetryRefused]
+LaneOutcome = FlowResult | LeaseBusy | StoreError | RetryRefused
+
+
+def _refusals_as_data(work: LaneWork, ctx: RunContext) -> LaneOutcome:
+    """Do a lane's work; a run that could not take its lease, or whose store failed,
+    hands back why, as data (neither is a bug to log with a traceback)."""
     try:
-        return service.run(flow, options, ctx)
+        return work(ctx)
     except (LeaseBusy, StoreError) as refusal:
         return refusal
 
@@ -160,17 +162,7 @@ class FlowLanes(QObject):
         It ends with ``finished``, or with ``busy`` when another live run holds a lease
         it needs (with ``options.lease_wait_s`` set it waits for it first, cancellable).
         """
-        if flow in self._lanes:
-            return False
-        ctx = self._open_lane(flow)
-        self._runner.submit(
-            lambda: _run_or_busy(service, flow, options, ctx),
-            on_done=lambda result: self._finish(flow, result),
-            on_failed=lambda message: self._crash(flow, message),
-        )
-        self.started.emit(flow)
-        self.idle_changed.emit()
-        return True
+        return self._launch(flow, lambda ctx: service.run(flow, options, ctx))
 
     def start_retry(
         self,
@@ -188,24 +180,29 @@ class FlowLanes(QObject):
         ``cause_value`` (``OrderService.retry``). Same signals as :meth:`start`;
         ``False`` (and nothing started) when the lane is busy.
         """
-        if flow in self._lanes:
-            return False
-        ctx = self._open_lane(flow)
         ids = tuple(report_ids)
 
-        def retry() -> FlowResult | LeaseBusy | StoreError | RetryRefused:
+        def retry(ctx: RunContext) -> FlowResult | RetryRefused:
             try:
                 return service.retry(
                     report_ids=ids, cause=cause, cause_value=cause_value, ctx=ctx, options=options
                 )
-            except (LeaseBusy, StoreError) as refusal:
-                return refusal
             except (NothingToRetry, ValueError) as refusal:
                 # Resolved meanwhile, or not retryable: an answer, not a crash.
                 return RetryRefused(str(refusal))
 
+        return self._launch(flow, retry)
+
+    def _launch(self, flow: Flow, work: LaneWork) -> bool:
+        """Do ``work`` on ``flow``'s lane; ``False`` (nothing started) when it is busy.
+
+        ``work`` runs on a worker thread: it must hold no Qt object.
+        """
+        if flow in self._lanes:
+            return False
+        ctx = self._open_lane(flow)
         self._runner.submit(
-            retry,
+            lambda: _refusals_as_data(work, ctx),
             on_done=lambda result: self._finish(flow, result),
             on_failed=lambda message: self._crash(flow, message),
         )
@@ -255,9 +252,7 @@ class FlowLanes(QObject):
         if lane is not None:
             self._runner.close_channel(lane.channel)
 
-    def _finish(
-        self, flow: Flow, result: FlowResult | LeaseBusy | StoreError | RetryRefused
-    ) -> None:
+    def _finish(self, flow: Flow, result: LaneOutcome) -> None:
         self._close_lane(flow)
         if isinstance(result, LeaseBusy):
             self.busy.emit(flow, result)
