@@ -271,10 +271,12 @@ class HostileProxy:
         left = size
         while left > 0:
             piece = chunk[: min(left, _HUGE_CHUNK)]
+            # Counted when handed to the socket: the client may have it all before
+            # drain() returns here.
+            rule.bytes_sent += len(piece)
             writer.write(piece)
             await writer.drain()
             left -= len(piece)
-            rule.bytes_sent += len(piece)
             chunk = b" " * _HUGE_CHUNK
 
     async def _write_slowly(
@@ -290,9 +292,10 @@ class HostileProxy:
         await _write_head(writer, status, headers, len(body))
         for start in range(0, len(body), chunk):
             await asyncio.sleep(interval)
-            writer.write(body[start : start + chunk])
+            piece = body[start : start + chunk]
+            rule.bytes_sent += len(piece)  # before the client can have it (see above)
+            writer.write(piece)
             await writer.drain()
-            rule.bytes_sent += len(body[start : start + chunk])
 
 
 async def _read_request(reader: asyncio.StreamReader) -> _Request | None:
