@@ -572,6 +572,31 @@ class Store:
                     }
                 )
 
+    def add_batch_objects(self, pk: int, objects: Sequence[dict[str, Any]]) -> None:
+        """Append objects a repeated commit declared to the mirror of batch ``pk``.
+
+        Only the new objects are encoded: the stored list grows by text concatenation
+        inside SQLite, so a commit costs what it adds, not what the batch holds.
+        """
+        if not objects:
+            return
+        failed = sum(1 for obj in objects if obj.get("failed_reason_type"))
+        with self._write() as db:
+            db.execute(
+                "UPDATE batch_requests SET "
+                "objects = CASE WHEN objects IS NULL OR objects = '[]' THEN :new "
+                "ELSE substr(objects, 1, length(objects) - 1) || ',' || substr(:new, 2) END, "
+                "object_count = object_count + :count, "
+                "failed_count = failed_count + :failed, updated_at = :now WHERE pk = :pk",
+                {
+                    "new": _json(list(objects)),
+                    "count": len(objects),
+                    "failed": failed,
+                    "now": iso(utc_now()),
+                    "pk": pk,
+                },
+            )
+
     def get_batch(self, pk: int) -> BatchMirror | None:
         """The mirror of batch ``pk``, or ``None``."""
         rows = self._rows(f"SELECT {_BATCH_COLUMNS} FROM batch_requests WHERE pk = ?", [pk])

@@ -15,43 +15,61 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from service.flows.context import RunContext
 from service.flows.names import Flow
 from service.flows.result import BatchOutcome
 from service.omnitron.client import OmnitronClient, new_local_batch_id
-from service.omnitron.models.batch import BatchObject, BatchRequest, BatchStatus, FailedReasonType
+from service.omnitron.models.batch import (
+    BatchObject,
+    BatchRequest,
+    BatchRequestHead,
+    BatchStatus,
+    FailedReasonType,
+)
 from service.store import BatchMirror, Store
 
 ObjectKey = tuple[str, int]
 
 
-def mirror_of(batch: BatchRequest, *, flow: Flow | None, run_id: int | None) -> BatchMirror:
-    """The store's record of an Omnitron batch request."""
+def mirror_of(
+    batch: BatchRequestHead,
+    *,
+    flow: Flow | None,
+    run_id: int | None,
+    objects: Iterable[BatchObject] | None = None,
+) -> BatchMirror:
+    """The store's record of an Omnitron batch request (``objects``: its own, if full)."""
+    if objects is None:
+        objects = batch.objects if isinstance(batch, BatchRequest) else ()
     return BatchMirror(
         pk=batch.pk,
         local_batch_id=batch.local_batch_id,
         remote_batch_id=batch.remote_batch_id,
         content_type=batch.content_type,
         status=batch.status.value,
-        objects=[obj.to_json() for obj in batch.objects],
+        objects=[obj.to_json() for obj in objects],
         flow=None if flow is None else flow.value,
         run_id=run_id,
     )
 
 
-def outcome_of(batch: BatchRequest) -> BatchOutcome:
-    """The summary of a batch a run reports."""
+def outcome_of(
+    batch: BatchRequestHead, objects: Sequence[BatchObject] | None = None
+) -> BatchOutcome:
+    """The summary of a batch a run reports (``objects``: its own, if full)."""
+    if objects is None:
+        objects = batch.objects if isinstance(batch, BatchRequest) else ()
     return BatchOutcome(
         pk=batch.pk,
         local_batch_id=batch.local_batch_id,
         status=batch.status.value,
         content_type=batch.content_type,
         remote_batch_id=batch.remote_batch_id,
-        objects=len(batch.objects),
-        failed_objects=sum(1 for obj in batch.objects if obj.failed_reason_type is not None),
+        objects=len(objects),
+        failed_objects=sum(1 for obj in objects if obj.failed_reason_type is not None),
     )
 
 
@@ -60,8 +78,8 @@ class Batch(Protocol):
     :class:`LazyBatch` that becomes one on first need."""
 
     @property
-    def batch(self) -> BatchRequest:
-        """The batch as Omnitron last confirmed it."""
+    def batch(self) -> BatchRequestHead:
+        """The batch as Omnitron last confirmed it (its head: objects are the session's)."""
 
     @property
     def local_batch_id(self) -> str:
@@ -100,7 +118,15 @@ class Batch(Protocol):
 
 
 class BatchSession:
-    """A batch request that this run owns. Thread-safe: workers commit concurrently."""
+    """A batch request that this run owns. Thread-safe: workers may commit concurrently.
+
+    The session keeps its own list of the objects it declared. Omnitron answers each
+    commit with every object the batch holds, so only the answer's head (status,
+    content type) is read, and only the new objects are appended to the store's
+    mirror: a commit costs what it adds, not what the batch already holds. No lock
+    on the session's state is held across an HTTP call; PATCHes of one batch are sent
+    one at a time.
+    """
 
     def __init__(
         self,
@@ -120,13 +146,14 @@ class BatchSession:
         self._flow = flow
         self._run_id = run_id
         self._owned = owned
-        self._lock = threading.RLock()
+        self._state = threading.Lock()  # the head and the objects; never across HTTP
+        self._send = threading.RLock()  # one PATCH of this batch at a time
         # A batch opened by an earlier run (check-batches) keeps the objects it declared.
         self._objects: dict[ObjectKey, BatchObject] = {
             (obj.content_type, obj.pk): obj for obj in batch.objects
         }
-        self.batch = batch
-        self._record(batch, note="opened")
+        self.batch: BatchRequestHead = batch
+        self._record(note="opened")
 
     @classmethod
     def open(
@@ -166,28 +193,39 @@ class BatchSession:
     @property
     def objects(self) -> list[BatchObject]:
         """Every object declared so far, with its failure reason if it failed."""
-        with self._lock:
+        with self._state:
             return list(self._objects.values())
+
+    @property
+    def object_count(self) -> int:
+        """How many objects are declared (without copying them)."""
+        return len(self._objects)
 
     def commit(self, objects: Iterable[BatchObject]) -> None:
         """Declare objects on the batch (``commit``; the server adds them to the list)."""
         new = list(objects)
         if not new:
             return
-        with self._lock:
-            self._set(
-                BatchStatus.COMMIT,
-                objects=new,
-                content_type=self._flow.content_type,
+        with self._send:
+            previous = self.batch.status
+            head = self._omnitron.commit_batch(
+                self.batch.pk, new, content_type=self._flow.content_type
             )
-            for obj in new:
-                self._objects[(obj.content_type, obj.pk)] = obj
+            with self._state:
+                for obj in new:
+                    self._objects[(obj.content_type, obj.pk)] = obj
+                self.batch = head
+            if previous is BatchStatus.COMMIT:
+                self._store.add_batch_objects(head.pk, [obj.to_json() for obj in new])
+            else:
+                self._record()
+            self._event(BatchStatus.COMMIT, previous)
 
     def mark_failed(
         self, content_type: str, pk: int, reason: FailedReasonType, remote_id: str | None = None
     ) -> None:
         """Record that one declared object failed; ``done`` will carry the reason."""
-        with self._lock:
+        with self._state:
             key = (content_type, pk)
             current = self._objects.get(key)
             if current is None:
@@ -199,39 +237,26 @@ class BatchSession:
 
     def set_remote_id(self, content_type: str, pk: int, remote_id: str) -> None:
         """Store the channel's id for a declared object (sent with ``done``)."""
-        with self._lock:
+        with self._state:
             key = (content_type, pk)
             if (current := self._objects.get(key)) is not None:
                 self._objects[key] = current.model_copy(update={"remote_id": remote_id})
 
     def send_to_remote(self, remote_batch_id: str) -> None:
         """The channel accepted the batch asynchronously: keep its id, wait for it."""
-        with self._lock:
-            self._set(BatchStatus.SENT_TO_REMOTE, remote_batch_id=remote_batch_id)
+        self._set(BatchStatus.SENT_TO_REMOTE, remote_batch_id=remote_batch_id)
 
     def ongoing(self) -> None:
         """The channel is still working on the batch (``ongoing``; may repeat)."""
-        with self._lock:
-            self._set(BatchStatus.ONGOING)
+        self._set(BatchStatus.ONGOING)
 
     def done(self) -> None:
         """Finish the batch: every declared object, failed ones with their reason."""
-        with self._lock:
-            self._set(
-                BatchStatus.DONE, objects=list(self._objects.values()), **self._content_type()
-            )
+        self._set(BatchStatus.DONE, final=True)
 
     def fail(self) -> None:
         """Finish the batch as failed as a whole (its integration actions are released)."""
-        with self._lock:
-            self._set(
-                BatchStatus.FAIL, objects=list(self._objects.values()), **self._content_type()
-            )
-
-    def _content_type(self) -> dict[str, str]:
-        # The content type is first sent at commit; a batch that ends without
-        # declaring anything is named when it finishes, so every batch has one.
-        return {} if self.batch.content_type else {"content_type": self._flow.content_type}
+        self._set(BatchStatus.FAIL, final=True)
 
     def close(self, *, succeeded: bool) -> None:
         """Bring the batch to a final state unless it already is, or waits on the channel.
@@ -240,7 +265,7 @@ class BatchSession:
         a run that failed before declaring anything it is ``fail``. Declared objects are
         real (orders exist), so a failed run that declared some still ends ``done``.
         """
-        with self._lock:
+        with self._send:
             if self.status.is_final or self.status in (
                 BatchStatus.SENT_TO_REMOTE,
                 BatchStatus.ONGOING,
@@ -253,13 +278,31 @@ class BatchSession:
 
     def outcome(self) -> BatchOutcome:
         """The batch as it stands, for the run's result."""
-        return outcome_of(self.batch)
+        return outcome_of(self.batch, self.objects)
 
-    def _set(self, status: BatchStatus, **fields: object) -> None:
-        previous = self.batch.status
-        self.batch = self._omnitron.update_batch_request(self.batch.pk, status, **fields)
-        self._record(self.batch)
-        # A repeated commit (one per order) is detail; a change of state is news.
+    def _set(
+        self, status: BatchStatus, *, final: bool = False, remote_batch_id: str | None = None
+    ) -> None:
+        """Move the batch to ``status``; a ``final`` one carries every declared object."""
+        with self._send:
+            previous = self.batch.status
+            # The content type is first sent at commit; a batch that ends without
+            # declaring anything is named when it finishes, so every batch has one.
+            named = final and not self.batch.content_type
+            batch = self._omnitron.update_batch_request(
+                self.batch.pk,
+                status,
+                objects=self.objects if final else None,
+                content_type=self._flow.content_type if named else None,
+                remote_batch_id=remote_batch_id,
+            )
+            with self._state:
+                self.batch = batch
+            self._record()
+            self._event(status, previous)
+
+    def _event(self, status: BatchStatus, previous: BatchStatus) -> None:
+        # A repeated commit (one per window of orders) is detail; a change of state is news.
         level = logging.DEBUG if status is previous else logging.INFO
         self._ctx.event(
             f"batch.{status.value}",
@@ -268,14 +311,15 @@ class BatchSession:
             level,
         )
 
-    def _record(self, batch: BatchRequest, note: str = "") -> None:
-        if self._owned:
-            mirror = mirror_of(batch, flow=self._flow, run_id=self._run_id)
-        else:
+    def _record(self, note: str = "") -> None:
+        flow: Flow | None = self._flow
+        run_id: int | None = self._run_id
+        if not self._owned:
             # An adopted batch stays filed under the run that opened it; the event
             # note says which run moved it.
-            mirror = mirror_of(batch, flow=None, run_id=None)
+            flow = run_id = None
             note = note or f"by {self._flow.value} run {self._run_id}"
+        mirror = mirror_of(self.batch, flow=flow, run_id=run_id, objects=self.objects)
         self._store.record_batch(mirror, note=note)
 
 
@@ -321,7 +365,7 @@ class LazyBatch:
             return self._session
 
     @property
-    def batch(self) -> BatchRequest:
+    def batch(self) -> BatchRequestHead:
         """The batch request as Omnitron last confirmed it (creates it if needed)."""
         return self.session().batch
 

@@ -44,7 +44,7 @@ from service.omnitron.errors import (
     OmnitronNotFound,
     OmnitronUnavailable,
 )
-from service.omnitron.models.batch import BatchRequest, BatchStatus
+from service.omnitron.models.batch import BatchObject, BatchRequest, BatchStatus
 from service.store import ErrorQuery
 
 CHECK_COMMAND = "CheckOrderBatch"
@@ -129,14 +129,14 @@ def _check(run: FlowRun, batch: BatchRequest) -> None:
         )
 
 
-def _orders_of(batch: BatchRequest) -> list[int]:
-    return [obj.pk for obj in batch.objects if obj.content_type == ORDER]
+def _orders_of(objects: Iterable[BatchObject]) -> list[int]:
+    return [obj.pk for obj in objects if obj.content_type == ORDER]
 
 
 def _still_processing(run: FlowRun, session: BatchSession, remote_id: str) -> None:
     if session.status is BatchStatus.SENT_TO_REMOTE:
         session.ongoing()
-    run.tally.add(skipped=len(_orders_of(session.batch)))
+    run.tally.add(skipped=len(_orders_of(session.objects)))
     run.ctx.event(
         "remote_batch.processing",
         remote_id,
@@ -146,9 +146,10 @@ def _still_processing(run: FlowRun, session: BatchSession, remote_id: str) -> No
 
 def _completed(run: FlowRun, session: BatchSession, remote: RemoteBatchResult) -> None:
     batch = session.batch
-    order_objects = [obj for obj in batch.objects if obj.content_type == ORDER]
+    declared = session.objects
+    order_objects = [obj for obj in declared if obj.content_type == ORDER]
     # Numbers name the orders in reports and are the fallback match for verdicts.
-    orders = {order.pk: order for order in run.omnitron.get_orders(_orders_of(batch))}
+    orders = {order.pk: order for order in run.omnitron.get_orders(_orders_of(declared))}
     sent = []
     for obj in order_objects:
         order = orders.get(obj.pk)
@@ -160,7 +161,7 @@ def _completed(run: FlowRun, session: BatchSession, remote: RemoteBatchResult) -
                 version_date=obj.version_date,
             )
         )
-    item_pks = {obj.pk for obj in batch.objects if obj.content_type == ORDER_ITEM}
+    item_pks = {obj.pk for obj in declared if obj.content_type == ORDER_ITEM}
 
     def items_of(order: SentOrder) -> Iterable[int]:
         # Asked only for refused orders: which of the batch's items were sent with it.
@@ -215,7 +216,7 @@ def _fail(
         raw=raw,
     )
     session.fail()
-    run.tally.add(failed=len(_orders_of(batch)))
+    run.tally.add(failed=len(_orders_of(session.objects)))
     run.ctx.event(
         "remote_batch.failed", batch.remote_batch_id or str(batch.pk), description, logging.WARNING
     )
@@ -233,7 +234,7 @@ def _could_not_check(
         description=description,
         raw=raw,
     )
-    run.tally.add(skipped=len(_orders_of(batch)))
+    run.tally.add(skipped=len(_orders_of(batch.objects)))
     run.ctx.event("remote_batch.unchecked", str(batch.pk), description, logging.WARNING)
 
 

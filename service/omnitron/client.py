@@ -11,7 +11,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from service.omnitron.errors import (
     AddressDuplicate,
@@ -55,8 +55,11 @@ from service.omnitron.models import (
     RetailStore,
     Township,
 )
+from service.omnitron.models.batch import BatchRequestHead
 from service.omnitron.session import M, OmnitronSession
 from service.text_fold import fold_case
+
+H = TypeVar("H", bound=BatchRequestHead)
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +181,37 @@ class OmnitronClient(OmnitronSession):
         read back: a batch already in ``status`` counts as done; a final status is
         never PATCHed twice.
         """
-        status = BatchStatus(status)
+        return self._patch_batch(
+            BatchRequest,
+            pk,
+            BatchStatus(status),
+            objects=objects,
+            content_type=content_type,
+            remote_batch_id=remote_batch_id,
+        )
+
+    def commit_batch(
+        self, pk: int, objects: Sequence[BatchObject], *, content_type: str | None = None
+    ) -> BatchRequestHead:
+        """Declare more objects on a batch (``commit``, repeatable).
+
+        Only the batch's head is read from the answer: it lists every object the batch
+        holds, and the caller keeps its own list of what it declared.
+        """
+        return self._patch_batch(
+            BatchRequestHead, pk, BatchStatus.COMMIT, objects=objects, content_type=content_type
+        )
+
+    def _patch_batch(
+        self,
+        model: type[H],
+        pk: int,
+        status: BatchStatus,
+        *,
+        objects: Sequence[BatchObject] | None = None,
+        content_type: str | None = None,
+        remote_batch_id: str | None = None,
+    ) -> H:
         body: dict[str, Any] = {"channel": self.settings.channel_id, "status": status.value}
         if objects is not None:
             body["objects"] = [obj.to_json() for obj in objects]
@@ -188,7 +221,7 @@ class OmnitronClient(OmnitronSession):
             body["remote_batch_id"] = remote_batch_id
         path = self.channel_path(f"batch_requests/{pk}/")
 
-        def landed() -> BatchRequest | None:
+        def landed() -> H | None:
             current = self.get_batch_request(pk)
             if current.status != status:
                 return None
@@ -199,10 +232,11 @@ class OmnitronClient(OmnitronSession):
                     return None
             if remote_batch_id is not None and current.remote_batch_id != remote_batch_id:
                 return None
-            return current
+            # A full batch is a head too; the caller reads only the head.
+            return cast(H, current)
 
         return self.write_checked(
-            lambda: self.call_model(BatchRequest, "PATCH", path, json=body),
+            lambda: self.call_model(model, "PATCH", path, json=body),
             landed,
             f"batch request {pk} → {status.value}",
         )

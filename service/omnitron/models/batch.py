@@ -75,8 +75,12 @@ class BatchObject(OmnitronModel):
         return {k: v for k, v in data.items() if v is not None or k == "failed_reason_type"}
 
 
-class BatchRequest(OmnitronModel):
-    """A batch request (``{c}/batch_requests/``)."""
+class BatchRequestHead(OmnitronModel):
+    """A batch request without its ``objects``: what a repeated commit must confirm.
+
+    Omnitron answers every PATCH with all the objects the batch holds; a run that
+    keeps its own list of what it declared reads only this much of the answer.
+    """
 
     pk: Pk
     channel: OptionalRef = None
@@ -84,7 +88,6 @@ class BatchRequest(OmnitronModel):
     remote_batch_id: str | None = None
     content_type: str | None = None
     status: BatchStatus
-    objects: list[BatchObject] = Field(default_factory=list)
     created_date: str | None = None
     modified_date: str | None = None
 
@@ -93,15 +96,21 @@ class BatchRequest(OmnitronModel):
     def _content_type(cls, value: Any) -> Any:
         return _model_name(value)
 
-    @field_validator("objects", mode="before")
-    @classmethod
-    def _objects(cls, value: Any) -> Any:
-        return value or []
-
     @field_validator("local_batch_id", "remote_batch_id", mode="before")
     @classmethod
     def _text_id(cls, value: Any) -> Any:
         return None if value is None else str(value)
+
+
+class BatchRequest(BatchRequestHead):
+    """A batch request (``{c}/batch_requests/``)."""
+
+    objects: list[BatchObject] = Field(default_factory=list)
+
+    @field_validator("objects", mode="before")
+    @classmethod
+    def _objects(cls, value: Any) -> Any:
+        return value or []
 
 
 class IntegrationContentType(OmnitronModel):
