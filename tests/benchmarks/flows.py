@@ -2,12 +2,13 @@
 
 Each flow runs against fresh simulators, each in its own child process (they share
 neither this process's CPU time and memory nor each other's). Its items are prepared
-first with no added latency through the flows themselves and the simulators' control
-API (docs/sandbox-control.md): fetch-orders brings ``--items`` orders into Omnitron,
-then the marketplace cancels them, changes a line of each, or its customers ask to
-cancel one, or Omnitron's clock moves them on. Then the stats are reset, every
-request gets ``--latency-ms`` added, and the flow alone is timed — run again until it
-has handled every prepared item where one run takes a page (update-orders).
+first, in another child process on the same store file, with no added latency, through
+the flows themselves and the simulators' control API (docs/sandbox-control.md):
+fetch-orders brings ``--items`` orders into Omnitron, then the marketplace cancels
+them, changes a line of each, or its customers ask to cancel one, or Omnitron's clock
+moves them on. Then the stats are reset, every request gets ``--latency-ms`` added,
+and the flow alone is timed in this process — run again until it has handled every
+prepared item where one run takes a page (update-orders).
 
 Prints one JSON line per flow: items, items_per_s, wall_s, requests_per_item (Omnitron
 requests per item), each simulator's requests per item by route, the run counts, the
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import multiprocessing
 import os
 import re
 import resource
@@ -62,7 +64,8 @@ _ID_SEGMENT = re.compile(r"/[0-9][0-9a-f-]*(?=/|$)")
 class Bench:
     """One flow's simulators, clients, store and service."""
 
-    sims: SimulatorProcess
+    omnitron_url: str
+    marketplace_url: str
     service: OrderService
     items: int
     success_log: bool
@@ -70,16 +73,16 @@ class Bench:
 
     def omnitron(self, method: str, path: str, **kwargs: Any) -> Any:
         """A control call to the Omnitron simulator (``/_sandbox/...``)."""
-        return self._call(self.sims.omnitron_url, method, path, **kwargs)
+        return self._call(self.omnitron_url, method, path, **kwargs)
 
     def marketplace(self, method: str, path: str, **kwargs: Any) -> Any:
         """A control call to the marketplace simulator (``/_sandbox/...``)."""
-        return self._call(self.sims.marketplace_url, method, path, **kwargs)
+        return self._call(self.marketplace_url, method, path, **kwargs)
 
     def market_api(self, path: str, **params: Any) -> Any:
         """A GET on the marketplace's public API, as the merchant."""
         answer = self.http.get(
-            f"{self.sims.marketplace_url}api/v1/{path}",
+            f"{self.marketplace_url}api/v1/{path}",
             params=params,
             headers={"X-Api-Key": "sandbox-key"},
         )
@@ -165,7 +168,7 @@ def _requests_decided(bench: Bench) -> None:
     """Cancellation requests brought into Omnitron, then every one approved there."""
     _cancellations_requested(bench)
     bench.service.fetch_and_create_cancellation_requests(is_success_log=False, ctx=quiet())
-    api = OmnitronApi(bench.sims.omnitron_url)
+    api = OmnitronApi(bench.omnitron_url)
     try:
         for request in api.all_pages(api.ch("cancellation_requests/"), {"limit": 500}):
             api.patch(api.ch(f"cancellation_requests/{request['pk']}/"), {"status": "approved"})
@@ -331,33 +334,53 @@ def _per_item(by_route: dict[str, int], items: int) -> dict[str, float]:
     return {route: round(count / items, 3) for route, count in ranked}
 
 
+@dataclass(frozen=True)
+class Setup:
+    """Where one flow's benchmark runs: the simulators, the store, the options."""
+
+    omnitron_url: str
+    marketplace_url: str
+    store_path: Path
+    items: int
+    workers: int
+    success_log: bool
+
+
 @contextmanager
-def _bench(flow: FlowBench, items: int, workers: int, success_log: bool) -> Iterator[Bench]:
-    with (
-        SimulatorProcess(orders=items, progress_orders=flow.progress_orders) as sims,
-        httpx.Client(timeout=120) as http,
-        tempfile.TemporaryDirectory() as tmp,
-        Store(Path(tmp) / "bench.sqlite3") as store,
-    ):
+def _bench(setup: Setup) -> Iterator[Bench]:
+    with httpx.Client(timeout=120) as http, Store(setup.store_path) as store:
         client = OmnitronClient(
             OmnitronSettings(
-                base_url=sims.omnitron_url,
+                base_url=setup.omnitron_url,
                 username="sandbox",
                 password=SecretStr("sandbox"),
                 channel_id=1,
                 catalog_id=1,
-                pool_size=max(10, 2 * workers),
+                pool_size=max(10, 2 * setup.workers),
             )
         )
         adapter = MarketplaceAdapter(
-            MarketplaceSettings(base_url=sims.marketplace_url, api_key=SecretStr("sandbox-key"))
+            MarketplaceSettings(base_url=setup.marketplace_url, api_key=SecretStr("sandbox-key"))
         )
-        service = OrderService(client, adapter, store, profile="bench", workers=workers)
+        service = OrderService(client, adapter, store, profile="bench", workers=setup.workers)
         try:
-            yield Bench(sims, service, items, success_log, http)
+            yield Bench(
+                setup.omnitron_url,
+                setup.marketplace_url,
+                service,
+                setup.items,
+                setup.success_log,
+                http,
+            )
         finally:
             client.close()
             adapter.close()
+
+
+def _prepare(name: str, setup: Setup) -> None:
+    """Child process: make the flow's items, so their memory and CPU are not the flow's."""
+    with _bench(setup) as bench:
+        FLOWS[name].prepare(bench)
 
 
 def run(
@@ -365,26 +388,41 @@ def run(
 ) -> dict[str, Any]:
     """Prepare ``items`` for flow ``name`` without latency, then time the flow alone."""
     flow = FLOWS[name]
-    with _bench(flow, items, workers, success_log) as bench:
-        flow.prepare(bench)
-        for sim in (bench.omnitron, bench.marketplace):
-            sim("PATCH", "faults", json={"latency_ms": latency_ms})
-            sim("POST", "stats/reset")
-        sim_pids = {
-            "omnitron": bench.sims.omnitron_pid,
-            "marketplace": bench.sims.marketplace_pid,
-        }
-        sim_cpu = {sim: _cpu_of(pid) for sim, pid in sim_pids.items()}
-        _reset_peak_rss()
-        cpu = _own_cpu()
-        started = time.perf_counter()
-        handled, results = flow.timed(bench)
-        wall = time.perf_counter() - started
-        cpu = _own_cpu() - cpu
-        sim_cpu = {sim: _cpu_of(pid) - sim_cpu[sim] for sim, pid in sim_pids.items()}
-        peak = _peak_rss_mb()
-        omnitron = bench.omnitron("GET", "stats")
-        marketplace = bench.marketplace("GET", "stats")
+    with (
+        SimulatorProcess(orders=items, progress_orders=flow.progress_orders) as sims,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        setup = Setup(
+            sims.omnitron_url,
+            sims.marketplace_url,
+            Path(tmp) / "bench.sqlite3",
+            items,
+            workers,
+            success_log,
+        )
+        preparing = multiprocessing.get_context("spawn").Process(
+            target=_prepare, args=(name, setup), name=f"prepare-{name}"
+        )
+        preparing.start()
+        preparing.join()
+        if preparing.exitcode != 0:
+            raise RuntimeError(f"preparing {name} failed (exit code {preparing.exitcode})")
+        with _bench(setup) as bench:
+            for sim in (bench.omnitron, bench.marketplace):
+                sim("PATCH", "faults", json={"latency_ms": latency_ms})
+                sim("POST", "stats/reset")
+            sim_pids = {"omnitron": sims.omnitron_pid, "marketplace": sims.marketplace_pid}
+            sim_cpu = {sim: _cpu_of(pid) for sim, pid in sim_pids.items()}
+            _reset_peak_rss()
+            cpu = _own_cpu()
+            started = time.perf_counter()
+            handled, results = flow.timed(bench)
+            wall = time.perf_counter() - started
+            cpu = _own_cpu() - cpu
+            sim_cpu = {sim: _cpu_of(pid) - sim_cpu[sim] for sim, pid in sim_pids.items()}
+            peak = _peak_rss_mb()
+            omnitron = bench.omnitron("GET", "stats")
+            marketplace = bench.marketplace("GET", "stats")
     per = max(handled, 1)
     return {
         "flow": name,
