@@ -3,10 +3,13 @@
 **fetch-cancellation-requests** (channel → Omnitron): for each pending request since
 the cursor, resolve the line's item (set (c)), map the channel's reason code
 (``reason_mapping``, else ``cancellation_reason_id``, else reason 10), POST
-``cancellation_requests/`` and commit the new request at once with the channel's
-request id as ``remote_id`` — commits add to the batch's objects, they never replace
-them (§6.12). Committing right after the POST creates the integration action that
-makes a re-fetch skip the request (no duplicate POST).
+``cancellation_requests/`` and declare the new request on the run's batch with the
+channel's request id as ``remote_id``. Declarations are committed in chunks
+(:class:`~service.flows.channel_feed.CommitBuffer`: one PATCH per 50 requests, not one
+per request) and whatever ends the run flushes them — commits add to the batch's
+objects, they never replace them (§6.12). The commit creates the integration action
+that makes a re-fetch skip the request; a request posted by a run that died before
+its chunk was committed is found by its remote id and linked, never posted again.
 
 The channel decides a request for a whole line (all its units), so one Omnitron
 request is made per channel request, on the line's first item that is not
@@ -38,9 +41,10 @@ from service.channel.models import CancellationRequestDecision, ChannelCancellat
 from service.flows.batch import Batch
 from service.flows.channel_feed import (
     DEFAULT_REASON_ID,
+    CommitBuffer,
     channel_code_for,
     conf_of,
-    drain_feed,
+    drain_feed_into_batch,
     item_pks_for_line,
     reason_id_for,
 )
@@ -68,13 +72,12 @@ PARKING = Parking(ChannelCancellationRequest, key=lambda request: request.remote
 
 def fetch_cancellation_requests(run: FlowRun) -> None:
     """Create Omnitron cancellation requests for the channel's new ones since the cursor."""
-    session = run.open_batch()
-    drain_feed(
+    drain_feed_into_batch(
         run,
         run.channel.fetch_cancellation_requests,
         label=LABEL,
         command=FETCH_COMMAND,
-        handle=lambda request, fetched: _create(run, session, request, fetched),
+        handle=lambda objects, request, fetched: _create(run, objects, request, fetched),
         subject_of=lambda fetched: fetched.remote_id or "?",
         parking=PARKING,
     )
@@ -82,7 +85,7 @@ def fetch_cancellation_requests(run: FlowRun) -> None:
 
 def _create(
     run: FlowRun,
-    session: Batch,
+    objects: CommitBuffer,
     request: ChannelCancellationRequest,
     fetched: Fetched[ChannelCancellationRequest],
 ) -> None:
@@ -110,7 +113,7 @@ def _create(
         return
     if (orphan := run.omnitron.find_cancellation_request(subject)) is not None:
         # Created by a run that stopped before declaring it: link it, never POST twice.
-        _link(run, session, orphan)
+        _link(run, objects, orphan)
         return
     line_pks = item_pks_for_line(run, request.order_item)
     if not line_pks and not order_in_omnitron(run, request.order_remote_id):
@@ -146,24 +149,24 @@ def _create(
         f"Created cancellation request {created.pk} ({request.cancellation_type}, reason "
         f"{reason}) for item {item_pk}, line {request.order_item}{_of_order(request)}."
     )
-    _declare(run, session, created, "cancellation_request.created", message)
+    _declare(run, objects, created, "cancellation_request.created", message)
 
 
-def _link(run: FlowRun, session: Batch, orphan: CancellationRequest) -> None:
+def _link(run: FlowRun, objects: CommitBuffer, orphan: CancellationRequest) -> None:
     """Declare a request an interrupted run created but never declared."""
     message = (
         f"Cancellation request {orphan.remote_id} was already created in Omnitron "
         f"({orphan.pk}) by a run that stopped before recording it; linked it."
     )
-    _declare(run, session, orphan, "cancellation_request.linked", message)
+    _declare(run, objects, orphan, "cancellation_request.linked", message)
 
 
 def _declare(
-    run: FlowRun, session: Batch, created: CancellationRequest, kind: str, message: str
+    run: FlowRun, objects: CommitBuffer, created: CancellationRequest, kind: str, message: str
 ) -> None:
     subject = created.remote_id or ""
-    # Declared at once: its integration action is what makes a re-fetch skip it.
-    session.commit(
+    # Its integration action, made when the chunk is committed, makes a re-fetch skip it.
+    objects.add(
         [
             BatchObject(
                 pk=created.pk,

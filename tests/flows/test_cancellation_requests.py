@@ -194,32 +194,44 @@ class Crash(BaseException):
 
 
 def test_a_request_created_before_a_crash_is_linked_not_posted_again(
-    synced: FlowEnv, api: OmnitronApi
+    make_env: Callable[..., FlowEnv],
 ) -> None:
-    (order_id,) = order_ids(synced)[:1]
-    asked = ask_to_cancel(synced, order_id)
-    # Omnitron answered the POST, then the process died before the commit declared it.
+    env = make_env(orders=2, client={"max_attempts": 2, "deadline": 2, "base_delay": 0.05})
+    assert env.service.fetch_and_create_order(is_success_log=False).created == 2
+    cfg = env.omnitron.config
+    api = OmnitronApi(env.omnitron.base_url, cfg.username, cfg.password, cfg.channel_id)
+    (order_id,) = order_ids(env)[:1]
+    asked = ask_to_cancel(env, order_id)
+    # Omnitron answered the POST, then the process died before the commit declared it:
+    # Omnitron refuses everything from then on, so the run's last flush cannot declare
+    # it either (a SIGKILL would not even try).
 
     def die_after_post(event: FlowEvent) -> None:
         if event.kind == "cancellation_request.posted":
+            env.omnitron.control.patch("faults", json={"error_rate": 1.0}).raise_for_status()
             raise Crash
 
     with pytest.raises(Crash):
-        synced.service.fetch_and_create_cancellation_requests(
-            ctx=RunContext(on_event=die_after_post)
-        )
-    synced.omnitron.control.post("stats/reset")
+        env.service.fetch_and_create_cancellation_requests(ctx=RunContext(on_event=die_after_post))
+    env.omnitron.control.patch("faults", json={"error_rate": 0.0}).raise_for_status()
+    undeclared = api.all_pages(
+        api.ch("integration_actions/"),
+        {"content_type_name": "cancellationrequest", "remote_id__exact": str(asked["id"])},
+    )
+    assert undeclared == []  # posted but never declared: an orphan
+    env.omnitron.control.post("stats/reset")
 
-    rerun = synced.service.fetch_and_create_cancellation_requests()
+    rerun = env.service.fetch_and_create_cancellation_requests()
 
     assert (rerun.outcome, rerun.created) == ("completed", 1), rerun
-    assert posts(synced) == 0
+    assert posts(env) == 0
     row = omnitron_request(api, asked["id"])  # exactly one, else `one` raises
     actions = api.all_pages(
         api.ch("integration_actions/"),
         {"content_type_name": "cancellationrequest", "remote_id__exact": str(asked["id"])},
     )
     assert [int(a["object_id"]) for a in actions] == [row["pk"]]
+    api.close()
 
 
 def test_an_unreachable_channel_ends_the_run_after_one_decision(
