@@ -385,6 +385,12 @@ class LazyBatch:
         session = self._session
         return [] if session is None else session.objects
 
+    @property
+    def object_count(self) -> int:
+        """How many objects are declared (none before the batch exists)."""
+        session = self._session
+        return 0 if session is None else session.object_count
+
     def commit(self, objects: Iterable[BatchObject]) -> None:
         """Declare objects; the first non-empty commit creates the batch."""
         new = list(objects)

@@ -2,8 +2,13 @@
 
 The main thread reads the channel's order stream and hands orders to a small pool
 of workers (``run.options.workers``), never more than twice that many in flight, so
-memory stays flat however many orders arrive. Before a window of orders is handed
-out, the product pks of all their SKUs are fetched in one bulk lookup.
+memory stays flat however many orders arrive. Orders go out in windows: before a
+window is handed out, the product pks of all its SKUs and the order integration
+actions of all its orders are fetched in bulk (an order already linked costs no
+request of its own). The worker that finishes a window's last order commits the
+objects of the whole window on the batch in one PATCH; a batch request holds at most
+``MAX_BATCH_OBJECTS`` objects, then the next window opens a new one, so no answer
+grows with the run.
 
 Orders parked by earlier runs (they failed on the Omnitron side: unknown city,
 unmapped SKU, ..., or Omnitron kept failing their calls while it answered others)
@@ -11,12 +16,14 @@ are retried first. Only an outage (the client's circuit breaker opened) stops th
 run; the orders not yet recorded stay ahead of the cursor. Each failure is one
 error report; the same failure of the same order on a later run touches that report
 instead of writing another. The fetch cursor moves only past a contiguous prefix of
-orders whose outcome is recorded, so a crash or a cancel never skips an order.
+orders whose outcome is recorded (a created order: once its window is committed), so
+a crash or a cancel never skips an order.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import threading
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -34,16 +41,79 @@ from service.flows.orders.errors import OrderRejected
 from service.flows.orders.lookups import OrderLookups
 from service.flows.run import FlowRun
 from service.omnitron.errors import OmnitronOutage, OmnitronUnavailable
+from service.omnitron.models import BatchObject, IntegrationAction
 from service.omnitron.models.batch import FailedReasonType
 from service.store import ParkedItem
 
-# Orders read ahead of the workers: their SKUs are mapped in one bulk request.
+# Orders read ahead of the workers: their SKUs and links are looked up in bulk, and
+# their objects committed in one PATCH.
 MIN_WINDOW = 25
+# Objects one batch request carries at most. Omnitron answers every commit with all
+# the objects its batch holds: bounding the batch bounds every answer of the run.
+MAX_BATCH_OBJECTS = 2000
+# Channel ids of the stream remembered as settled in this run: a feed lists an order
+# again near where it first did (the cursor's overlap), not a whole run later.
+HANDLED_MEMORY = 10_000
 
 
 class _Status(Enum):
     RECORDED = "recorded"  # created, linked, skipped, or its failure reported/parked
     NOT_STARTED = "not_started"  # stopped (cancel, crash) before it began
+
+
+class _Committer:
+    """Commits windows of objects on the run's batch; a full batch is finished and
+    the next commit opens another. Commits are sent one at a time."""
+
+    def __init__(self, run: FlowRun) -> None:
+        self._run = run
+        self._lock = threading.Lock()
+        self._batch = run.open_batch()
+
+    def commit(self, objects: list[BatchObject]) -> None:
+        """Declare ``objects`` on the current batch, rolling over to a new one when full."""
+        with self._lock:
+            held = self._batch.object_count
+            if held and held + len(objects) > MAX_BATCH_OBJECTS:
+                self._batch.done()
+                self._batch = self._run.open_batch()
+            self._batch.commit(objects)
+
+    def done(self) -> None:
+        """Finish the current batch (earlier ones were finished when they filled up)."""
+        with self._lock:
+            self._batch.done()
+
+
+class _Window:
+    """Orders handed out together: the last of them to finish commits them all."""
+
+    def __init__(self, size: int, committer: _Committer) -> None:
+        self._left = size
+        self._committer = committer
+        self._lock = threading.Lock()
+        self._objects: list[BatchObject] = []
+        self._after: list[Callable[[], None]] = []
+        self.settled = size == 0
+
+    def finish(
+        self, objects: tuple[BatchObject, ...] = (), after: Callable[[], None] | None = None
+    ) -> None:
+        """One order of the window is over; ``after`` runs once its objects are committed."""
+        with self._lock:
+            self._objects.extend(objects)
+            if after is not None:
+                self._after.append(after)
+            self._left -= 1
+            if self._left > 0:
+                return
+            objects_, after_ = self._objects, self._after
+            self._objects, self._after = [], []
+        if objects_:
+            self._committer.commit(objects_)
+        for hook in after_:
+            hook()
+        self.settled = True
 
 
 @dataclass
@@ -52,16 +122,17 @@ class _Slot:
 
     cursor: datetime | None
     future: Future[_Status]
+    window: _Window
 
 
 def fetch_orders(run: FlowRun) -> None:
-    """Bring new channel orders into Omnitron on one batch request, finished ``done``."""
-    batch = run.open_batch()
+    """Bring new channel orders into Omnitron on the run's batch requests, finished ``done``."""
+    committer = _Committer(run)
     lookups = OrderLookups(run.omnitron, run.channel_info, aliases=run.store)
-    with _Pipeline(run, OrderCreator(run, lookups), lookups) as pipeline:
+    with _Pipeline(run, OrderCreator(run, lookups), lookups, committer) as pipeline:
         pipeline.retry_parked()
         pipeline.fetch_new()
-    batch.done()
+    committer.done()
 
 
 def retry_orders(run: FlowRun, orders: list[ChannelOrder]) -> None:
@@ -70,28 +141,33 @@ def retry_orders(run: FlowRun, orders: list[ChannelOrder]) -> None:
     The same per-order path as a normal run: a parked order that goes in is unparked,
     and every order that goes in resolves its failure reports. The feed is not read.
     """
-    batch = run.open_batch()
+    committer = _Committer(run)
     lookups = OrderLookups(run.omnitron, run.channel_info, aliases=run.store)
-    with _Pipeline(run, OrderCreator(run, lookups), lookups) as pipeline:
+    with _Pipeline(run, OrderCreator(run, lookups), lookups, committer) as pipeline:
         pipeline.retry(orders)
-    batch.done()
+    committer.done()
 
 
 class _Pipeline:
     """Streams orders to the worker pool and keeps the cursor behind finished work."""
 
-    def __init__(self, run: FlowRun, creator: OrderCreator, lookups: OrderLookups) -> None:
+    def __init__(
+        self, run: FlowRun, creator: OrderCreator, lookups: OrderLookups, committer: _Committer
+    ) -> None:
         self._run = run
         self._flow = run.flow.value
         self._creator = creator
         self._lookups = lookups
+        self._committer = committer
         workers = run.options.workers
         self._bound = 2 * workers
         self._window = max(MIN_WINDOW, 4 * workers)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch-orders")
         self._in_flight: set[Future[_Status]] = set()
         self._by_number: dict[str, Future[_Status]] = {}
-        self._handled: set[str] = set()  # channel ids settled in this run
+        # Channel ids settled in this run: parked and retried ones, and the stream's
+        # recent ones (a feed may list an order twice); bounded, so memory stays flat.
+        self._handled: _RecentKeys = _RecentKeys(HANDLED_MEMORY)
         self._parked: set[str] = set()
         self._slots: deque[_Slot] = deque()
         self._stopping = False
@@ -134,11 +210,13 @@ class _Pipeline:
     def _create_all(self, orders: list[ChannelOrder]) -> None:
         self._total = len(orders)
         for start in range(0, len(orders), self._window):
-            window = orders[start : start + self._window]
-            self._lookups.prefetch_products(_skus(window))
-            for order in window:
-                self._handled.add(order.remote_id)
-                self._submit(order.number, None, self._order_task(order, None))
+            part = orders[start : start + self._window]
+            actions = self._look_ahead(part)
+            window = _Window(len(part), self._committer)
+            for order in part:
+                self._handled.add(order.remote_id, keep=True)
+                task = self._order_task(order, None, actions.get(order.remote_id), window)
+                self._submit(order.number, None, task, window)
         self._drain()
         self._total = None
 
@@ -161,11 +239,19 @@ class _Pipeline:
 
     # -- handing out and collecting ---------------------------------------------------------
 
-    def _hand_out(self, window: list[Fetched[ChannelOrder]]) -> None:
-        self._lookups.prefetch_products(_skus(f.item for f in window if f.item is not None))
-        for fetched in window:
+    def _look_ahead(self, orders: list[ChannelOrder]) -> dict[str, IntegrationAction]:
+        """Map a window's SKUs and find its linked orders: a few requests for all of it."""
+        self._lookups.prefetch_products(_skus(orders))
+        return self._run.omnitron.order_actions(order.remote_id for order in orders)
+
+    def _hand_out(self, fetched_window: list[Fetched[ChannelOrder]]) -> None:
+        actions = self._look_ahead([f.item for f in fetched_window if f.item is not None])
+        window = _Window(len(fetched_window), self._committer)
+        for fetched in fetched_window:
             if self._run.ctx.cancel.cancelled:
-                return
+                # The rest of the window never starts: the cursor stays before it.
+                window.finish()
+                continue
             key = fetched.remote_id or fetched.number
             if fetched.item is not None:
                 key = fetched.item.remote_id
@@ -173,20 +259,24 @@ class _Pipeline:
                 # Already settled in this run (a parked order the channel listed again).
                 done: Future[_Status] = Future()
                 done.set_result(_Status.RECORDED)
-                self._slots.append(_Slot(fetched.cursor, done))
+                window.finish()
+                self._slots.append(_Slot(fetched.cursor, done, window))
                 continue
             self._handled.add(key)
             if fetched.item is None:
-                task = self._parse_failure_task(fetched)
+                task = self._parse_failure_task(fetched, window)
             else:
-                task = self._order_task(fetched.item, fetched)
-            self._submit(fetched.number or key, fetched.cursor, task, tracked=True)
+                task = self._order_task(
+                    fetched.item, fetched, actions.get(fetched.item.remote_id), window
+                )
+            self._submit(fetched.number or key, fetched.cursor, task, window, tracked=True)
 
     def _submit(
         self,
         number: str,
         cursor: datetime | None,
         task: Callable[[], _Status],
+        window: _Window,
         *,
         tracked: bool = False,
     ) -> None:
@@ -200,7 +290,7 @@ class _Pipeline:
         self._in_flight.add(future)
         self._by_number[number] = future
         if tracked:
-            self._slots.append(_Slot(cursor, future))
+            self._slots.append(_Slot(cursor, future, window))
 
     def _wait(self, futures: Iterable[Future[_Status]], how: str = "ALL_COMPLETED") -> None:
         done, _ = wait(list(futures), return_when=how)
@@ -222,8 +312,9 @@ class _Pipeline:
         moved: datetime | None = None
         while self._slots and self._slots[0].future.done():
             slot = self._slots.popleft()
-            if slot.future.result() is not _Status.RECORDED:
-                # Stopped before it began: the cursor stays before it for the next run.
+            if slot.future.result() is not _Status.RECORDED or not slot.window.settled:
+                # Stopped before it began, or its window is not committed yet: the
+                # cursor stays before it.
                 self._slots.appendleft(slot)
                 break
             moved = slot.cursor or moved
@@ -233,40 +324,66 @@ class _Pipeline:
     # -- the work of one record (worker threads) ---------------------------------------------
 
     def _order_task(
-        self, order: ChannelOrder, fetched: Fetched[ChannelOrder] | None
+        self,
+        order: ChannelOrder,
+        fetched: Fetched[ChannelOrder] | None,
+        action: IntegrationAction | None,
+        window: _Window,
     ) -> Callable[[], _Status]:
         def task() -> _Status:
             if self._stopping or self._run.ctx.cancel.cancelled:
+                window.finish()
                 return _Status.NOT_STARTED
-            self._create(order, fetched)
+            try:
+                objects, after = self._create(order, fetched, action)
+            except Exception:
+                # This order fails the run; the others of its window that went in are
+                # committed all the same. (Only the process going down commits nothing.)
+                window.finish()
+                raise
+            window.finish(objects, after)
             self._progress(order.number)
             return _Status.RECORDED
 
         return task
 
-    def _parse_failure_task(self, fetched: Fetched[ChannelOrder]) -> Callable[[], _Status]:
+    def _parse_failure_task(
+        self, fetched: Fetched[ChannelOrder], window: _Window
+    ) -> Callable[[], _Status]:
         def task() -> _Status:
             if self._stopping or self._run.ctx.cancel.cancelled:
+                window.finish()
                 return _Status.NOT_STARTED
             subject = fetched.number or fetched.remote_id
-            # The channel's record itself is wrong: only the channel can fix it.
-            self._fail(
-                subject,
-                fetched.error,
-                command="GetOrders",
-                side="channel",
-                raw=fetched.raw,
-                payload=dict(fetched.payload),
-            )
+            try:
+                # The channel's record itself is wrong: only the channel can fix it.
+                self._fail(
+                    subject,
+                    fetched.error,
+                    command="GetOrders",
+                    side="channel",
+                    raw=fetched.raw,
+                    payload=dict(fetched.payload),
+                )
+            except Exception:
+                window.finish()
+                raise
+            window.finish()
             self._progress(subject)
             return _Status.RECORDED
 
         return task
 
-    def _create(self, order: ChannelOrder, fetched: Fetched[ChannelOrder] | None) -> None:
+    def _create(
+        self,
+        order: ChannelOrder,
+        fetched: Fetched[ChannelOrder] | None,
+        action: IntegrationAction | None,
+    ) -> tuple[tuple[BatchObject, ...], Callable[[], None] | None]:
+        """Create one order; return its objects to commit and what follows the commit."""
         run = self._run
         try:
-            result = self._creator.create(order)
+            result = self._creator.create(order, action)
         except OmnitronOutage:
             raise  # Omnitron is down for everyone: the run stops, the order stays ahead
         except OmnitronUnavailable as exc:
@@ -274,23 +391,38 @@ class _Pipeline:
             # the next run tries again (it finds the order if the create had landed).
             self._report_fetched(order, fetched)
             self._reject(order, _transient(order, exc))
-            return
+            return (), None
         except OrderRejected as exc:
             self._report_fetched(order, fetched)
             self._reject(order, exc)
-            return
+            return (), None
+        # In Omnitron now: earlier failures of this order are resolved.
+        run.reporter.resolved(order.number)
         if result.outcome is Outcome.SKIPPED:
             # Already in Omnitron (the channel lists the cursor's order again): no news,
             # and no report, so a run with nothing new opens no batch request.
             run.tally.add(skipped=1)
-        else:
-            self._report_fetched(order, fetched)
+            self._unpark(order)
+            return (), None
+        self._report_fetched(order, fetched)
+
+        def committed() -> None:
             run.tally.add(created=1)
-        # In Omnitron now: earlier failures of this order are resolved.
-        run.reporter.resolved(order.number)
+            run.ctx.event(
+                "order.committed",
+                order.number,
+                f"Order {order.number} and its items are on the batch.",
+            )
+            self._unpark(order)
+
+        return result.objects, committed
+
+    def _unpark(self, order: ChannelOrder) -> None:
         if order.remote_id in self._parked:
-            run.store.unpark(self._flow, order.remote_id)
-            run.ctx.event("order.unparked", order.number, f"Parked order {order.number} went in.")
+            self._run.store.unpark(self._flow, order.remote_id)
+            self._run.ctx.event(
+                "order.unparked", order.number, f"Parked order {order.number} went in."
+            )
 
     def _report_fetched(self, order: ChannelOrder, fetched: Fetched[ChannelOrder] | None) -> None:
         """The success report of an order read from the channel (none for a retried one)."""
@@ -385,3 +517,24 @@ def _transient(order: ChannelOrder, exc: OmnitronUnavailable) -> OrderRejected:
 
 def _skus(orders: Iterable[ChannelOrder]) -> list[str]:
     return [line.product for order in orders for line in order.lines]
+
+
+class _RecentKeys:
+    """A set that forgets its oldest keys beyond ``limit``, except those kept for good."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._kept: set[str] = set()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._kept or key in self._recent
+
+    def add(self, key: str, *, keep: bool = False) -> None:
+        """Remember ``key``; ``keep`` never forgets it (parked and retried orders)."""
+        if keep:
+            self._kept.add(key)
+            return
+        self._recent[key] = None
+        if len(self._recent) > self._limit:
+            self._recent.popitem(last=False)

@@ -572,6 +572,27 @@ class OmnitronClient(OmnitronSession):
             orders.extend(self.iter_models(Order, self.channel_path("orders/"), params))
         return orders
 
+    def order_actions(self, remote_ids: Iterable[str]) -> dict[str, IntegrationAction]:
+        """The order integration actions of these channel order ids, by channel id.
+
+        Filter set (b) with ``remote_id__in`` in chunks of 50, as the reference maps
+        SKUs (docs/omnitron-api.md §9). Every row's content type and id is compared
+        with what was asked; the first row that does not match means a filter was
+        ignored, and the listing is not read further (it would be every action of the
+        channel). Channel ids without an action are absent, so a caller must still
+        survive an order that exists unlinked (creating it again is refused).
+        """
+        wanted = _unique(str(r) for r in remote_ids)
+        found: dict[str, IntegrationAction] = {}
+        for chunk in _chunks(wanted, SKU_CHUNK):
+            asked = set(chunk)
+            for action in self.find_integration_actions("order", remote_ids=chunk):
+                if action.content_type.model != "order" or action.remote_id not in asked:
+                    log.warning("integration actions answered rows not asked for: filter ignored")
+                    break
+                found.setdefault(action.remote_id, action)
+        return found
+
     def create_order(self, order: OrderCreate) -> Order:
         """Create an order with its items — never twice.
 

@@ -336,12 +336,15 @@ def test_a_dead_run_is_interrupted_and_its_batch_recovered_a_live_ones_never(
 def test_a_run_that_does_not_return_is_recorded_interrupted_with_its_counts(
     make_env: Callable[..., FlowEnv],
 ) -> None:
-    # One worker: the first order is counted before the second is created.
+    # The window's orders are committed together and counted one by one after it: the
+    # run dies after counting the second.
     env = make_env(orders=4, marketplace=QUIET, workers=1)
     store = env.store
 
     with pytest.raises(Crash):
-        env.service.run(Flow.FETCH_ORDERS, ctx=RunContext(on_event=At("order.created", 2, crash)))
+        env.service.run(
+            Flow.FETCH_ORDERS, ctx=RunContext(on_event=At("order.committed", 2, crash))
+        )
 
     (run,) = store.list_runs()
     assert run.outcome == "interrupted"

@@ -1,11 +1,17 @@
 """create_order: one channel order into Omnitron, isolated and idempotent.
 
-Steps (docs/omnitron-api.md §4, with the §6 defects fixed): existence check by number
-first (a duplicate costs no customer or address), cargo company and product pks from
-the run's caches, customer and both addresses under the customer's lock, the create
-(the client looks before it retries a lost answer), the new order's items, and the
-commit of the order and its items on the run's batch. An order that exists without
-its integration actions (a crash between create and commit, §6.5) is linked instead.
+Steps (docs/omnitron-api.md §4, with the §6 defects fixed): the pipeline has already
+looked up the order integration actions of its whole window (one request for many
+orders), so an order linked to this channel order is skipped without a request of its
+own. For the others: cargo company and product pks from the run's caches, customer
+and both addresses under the customer's lock, the create (the client looks before it
+retries a lost answer), and the new order's items. The order and its items are
+returned as batch objects; the pipeline commits a window's objects at once.
+
+Omnitron keeps an order number unique within a channel (§9), so no lookup by number
+precedes the create: a refused create is followed by one. It finds an order that
+exists without its integration actions (a crash between create and commit, §6.5),
+which is linked instead, or one of another channel order (a duplicate number).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from service.omnitron.errors import OmnitronBadRequest, OmnitronMultipleFound, O
 from service.omnitron.models import (
     BatchObject,
     Catalog,
+    IntegrationAction,
     IntegrationStatus,
     Order,
     OrderCreate,
@@ -51,10 +58,12 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class OrderDone:
-    """The result of :meth:`OrderCreator.create` for one order."""
+    """The result of :meth:`OrderCreator.create` for one order.
+
+    ``objects`` (the order and its items) are still to be committed on the batch.
+    """
 
     outcome: Outcome
-    order: Order
     objects: tuple[BatchObject, ...] = ()
 
 
@@ -172,14 +181,24 @@ class OrderCreator:
         self._numbers = KeyedLocks()
         self._customers = KeyedLocks()
 
-    def create(self, channel_order: ChannelOrder) -> OrderDone:
-        """Create (or link, or skip) one order; :class:`OrderRejected` when it cannot."""
+    def create(self, channel_order: ChannelOrder, action: IntegrationAction | None) -> OrderDone:
+        """Create (or link, or skip) one order; :class:`OrderRejected` when it cannot.
+
+        ``action`` is this channel order's order integration action, if it has one.
+        """
         number = channel_order.number
         # Same number: one at a time, so the second one sees the first in Omnitron.
         with self._numbers.hold(number):
-            existing = self._find(number)
-            if existing is not None:
-                return self._existing(channel_order, existing)
+            if action is not None and action.status == IntegrationStatus.SUCCESS:
+                self._run.ctx.event(
+                    "order.skipped", number, f"Order {number} is in Omnitron already (linked)."
+                )
+                return OrderDone(Outcome.SKIPPED)
+            if action is not None:
+                # Linked, but its last batch did not end well: look at the order itself.
+                existing = self._find(number)
+                if existing is not None:
+                    return self._existing(channel_order, existing)
             return self._create_new(channel_order)
 
     # -- new orders ----------------------------------------------------------------------
@@ -234,6 +253,11 @@ class OrderCreator:
         try:
             order = self._omnitron.create_order(body)
         except (OmnitronBadRequest, OmnitronNotFound) as exc:
+            # The number may be taken: by this very order (created, never committed)
+            # or by another channel order. Only a refusal costs this lookup.
+            existing = self._find(number)
+            if existing is not None:
+                return self._existing(channel_order, existing)
             raise OrderRejected(
                 f"order {number}: Omnitron refused the order: {exc}",
                 cause=Cause.OMNITRON_REFUSED,
@@ -242,11 +266,7 @@ class OrderCreator:
         self._run.ctx.event(
             "order.created", number, f"Created order {number} in Omnitron (pk {order.pk})."
         )
-        objects = self._commit(order, channel_order.remote_id)
-        self._run.ctx.event(
-            "order.committed", number, f"Order {number} and its items are on the batch."
-        )
-        return OrderDone(Outcome.CREATED, order, tuple(objects))
+        return OrderDone(Outcome.CREATED, self._objects(order, channel_order.remote_id))
 
     # -- orders that exist already ---------------------------------------------------------
 
@@ -276,18 +296,16 @@ class OrderCreator:
             self._run.ctx.event(
                 "order.skipped", number, f"Order {number} is in Omnitron already (linked)."
             )
-            return OrderDone(Outcome.SKIPPED, existing)
+            return OrderDone(Outcome.SKIPPED)
         # Created by an interrupted run but never committed: link it now (§6.5).
-        objects = self._commit(existing, remote_id)
         self._run.ctx.event(
             "order.linked",
             number,
-            f"Order {number} existed in Omnitron without its integration actions: linked.",
+            f"Order {number} existed in Omnitron without its integration actions: linking.",
         )
-        return OrderDone(Outcome.LINKED, existing, tuple(objects))
+        return OrderDone(Outcome.LINKED, self._objects(existing, remote_id))
 
-    def _commit(self, order: Order, remote_id: str) -> list[BatchObject]:
+    def _objects(self, order: Order, remote_id: str) -> tuple[BatchObject, ...]:
+        """The order and its items, read back for their pks and versions, to commit."""
         items = self._omnitron.list_order_items(order.pk)
-        objects = batch_objects(order, items, remote_id)
-        self._run.batches[0].commit(objects)
-        return objects
+        return tuple(batch_objects(order, items, remote_id))

@@ -157,6 +157,10 @@ def _order_fields(state: SimState, data: dict[str, Any], errors: _Errors) -> dic
         errors.add("number", "This field is required.")
     elif len(str(number)) > 128:
         errors.add("number", "Ensure this field has no more than 128 characters.")
+    elif t.orders.lookup("number", str(number)):
+        # A number is unique within its channel (docs/omnitron-api.md §9), and the
+        # simulator serves one channel; the answer is DRF's unique-together refusal.
+        errors.add("non_field_errors", "The fields number, channel must make a unique set.")
     channel = as_int(data.get("channel", state.config.channel_id))
     if channel != state.config.channel_id:
         errors.add("channel", f'Invalid pk "{data.get("channel")}" - object does not exist.')
