@@ -67,7 +67,7 @@ class FlowPanel(QWidget):
         settings: QSettings,
         *,
         default_success_log: bool = True,
-        workers: int = 4,
+        workers: int = 12,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)

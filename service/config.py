@@ -129,7 +129,7 @@ class Profile(BaseModel):
     allow_insecure_http: bool = False
     omnitron: OmnitronProfile | None = None
     channel: ChannelProfile = Field(default_factory=ChannelProfile)
-    workers: int = Field(4, ge=1, le=16)
+    workers: int = Field(12, ge=1, le=16)
     is_success_log: bool = True
 
     @field_validator("name")

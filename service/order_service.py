@@ -31,7 +31,7 @@ class OrderService:
         store: Store,
         *,
         profile: str = "",
-        workers: int = 4,
+        workers: int = 12,
     ) -> None:
         self.omnitron = omnitron
         self.channel = channel

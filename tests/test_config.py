@@ -85,7 +85,7 @@ def test_sandbox_needs_no_file(tmp_path: Path) -> None:
     assert sandbox.name == "sandbox"
     assert sandbox.sandbox
     assert sandbox.omnitron is None
-    assert sandbox.workers == 4
+    assert sandbox.workers == 12
     assert list(load_profiles(missing)) == ["sandbox"]
 
 

@@ -62,7 +62,7 @@ class FlowOptions(BaseModel):
     is_success_log: bool = True
     is_sync: bool = True
     add_order_items: bool = False
-    workers: int = Field(4, ge=1, le=32)
+    workers: int = Field(12, ge=1, le=32)
     # While another live run holds a lease this run needs: 0 gives up at once
     # (LeaseBusy), N waits up to N seconds, None waits until it frees or is cancelled.
     lease_wait_s: float | None = Field(0.0, ge=0)

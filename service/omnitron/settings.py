@@ -24,7 +24,8 @@ class OmnitronSettings(BaseModel):
     timeout: float = Field(
         30.0, gt=0, description="seconds per try (connect, read, write, the whole answer)"
     )
-    pool_size: int = Field(10, ge=1, description="kept-alive connections to Omnitron")
+    # Room for every worker of a run (at most 16) and the outbox beside them.
+    pool_size: int = Field(20, ge=1, description="kept-alive connections to Omnitron")
     max_attempts: int = Field(5, ge=1, description="tries per request, the first included")
     base_delay: float = Field(0.5, ge=0, description="first backoff wait, seconds")
     max_delay: float = Field(10.0, ge=0, description="longest backoff wait, seconds")

@@ -356,7 +356,6 @@ def _bench(setup: Setup) -> Iterator[Bench]:
                 password=SecretStr("sandbox"),
                 channel_id=1,
                 catalog_id=1,
-                pool_size=max(10, 2 * setup.workers),
             )
         )
         adapter = MarketplaceAdapter(
