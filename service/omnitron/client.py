@@ -7,10 +7,11 @@ find nothing return ``None``; failures raise :mod:`service.omnitron.errors`.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from service.omnitron.errors import (
@@ -19,6 +20,13 @@ from service.omnitron.errors import (
     OmnitronNotFound,
     OmnitronOutage,
     OmnitronUnavailable,
+)
+from service.omnitron.filtered import (
+    SCAN_PAGE,
+    OmnitronFilterIgnored,
+    checked,
+    ignored,
+    newest_match,
 )
 from service.omnitron.models import (
     INTEGRATION_TYPE,
@@ -57,7 +65,7 @@ from service.omnitron.models import (
 )
 from service.omnitron.models.batch import BatchRequestHead
 from service.omnitron.session import M, OmnitronSession
-from service.text_fold import fold_case
+from service.text_fold import fold, fold_case
 
 H = TypeVar("H", bound=BatchRequestHead)
 
@@ -66,6 +74,7 @@ log = logging.getLogger(__name__)
 SKU_CHUNK = 50  # remote ids per integration-action lookup, as the reference chunks them
 PK_CHUNK = 100  # ids per ``pk__in`` request
 PRODUCT_SEARCH_LIMIT = 20  # products per search field: a list to pick from, not a catalogue
+PRODUCT_SCAN_ROWS = 2000  # catalogue rows a search reads when Omnitron ignores its filters
 CANCELLED_STATUSES = frozenset({"50", "100"})  # cancellation waiting, cancelled
 
 
@@ -81,6 +90,22 @@ def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 def _unique(values: Iterable[Any]) -> list[Any]:
     return list(dict.fromkeys(values))
+
+
+def _unchecked(_: Any) -> bool:
+    """Rows found by a mapping code: answers do not carry mappings, so nothing to compare
+    (the look-up still takes only a single row)."""
+    return True
+
+
+def _same_name(found: str, asked: str) -> bool:
+    """``name__iexact``: Omnitron's case-insensitive match, compared loosely here."""
+    return fold(found) == fold(asked)
+
+
+def _under(parent: int | None, asked: int) -> bool:
+    """A row's parent is the one asked for (a row that does not say is not contradicted)."""
+    return parent is None or parent == asked
 
 
 class OmnitronClient(OmnitronSession):
@@ -111,7 +136,9 @@ class OmnitronClient(OmnitronSession):
             cached = self._content_types.get(key)
         if cached is not None:
             return cached
-        found = self._exactly_one(ContentType, "content_types/", {"model": key})
+        found = self._exactly_one(
+            ContentType, "content_types/", {"model": key}, lambda c: c.model.lower() == key
+        )
         if found is None:
             raise OmnitronNotFound(f"Omnitron has no content type {model!r}.")
         with self._cache_lock:
@@ -253,12 +280,24 @@ class OmnitronClient(OmnitronSession):
         """
         path = self.channel_path("batch_requests/")
         common = {"content_type": content_type, "channel": self.settings.channel_id}
+
+        def listing(value: str | None) -> Iterator[BatchRequest]:
+            params = common if value is None else common | {"status": value}
+            return checked(
+                self.iter_models(BatchRequest, path, params),
+                lambda b: (
+                    (value is None or b.status == value)
+                    and (content_type is None or b.content_type == content_type)
+                ),
+                f"GET {path} {sorted(k for k, v in params.items() if v is not None)}",
+            )
+
         if status is None:
-            yield from self.iter_models(BatchRequest, path, common)
+            yield from listing(None)
             return
         seen: set[int] = set()
         for value in dict.fromkeys(BatchStatus(s).value for s in status):
-            for batch in self.iter_models(BatchRequest, path, common | {"status": value}):
+            for batch in listing(value):
                 # A batch that moved on between two listings shows up once.
                 if batch.pk not in seen:
                     seen.add(batch.pk)
@@ -301,7 +340,13 @@ class OmnitronClient(OmnitronSession):
         wanted = _unique(str(s) for s in skus)
         found: dict[str, int] = {}
         for chunk in _chunks(wanted, SKU_CHUNK):
-            for action in self.find_integration_actions("product", remote_ids=chunk):
+            asked = set(chunk)
+            actions = checked(
+                self.find_integration_actions("product", remote_ids=chunk),
+                lambda a, asked=asked: a.content_type.model == "product" and a.remote_id in asked,
+                "GET integration_actions/ (product, remote_id__in)",
+            )
+            for action in actions:
                 if action.remote_id is not None:
                     found.setdefault(action.remote_id, action.object_id)
         return found
@@ -348,7 +393,12 @@ class OmnitronClient(OmnitronSession):
 
     def object_ids_for_remote_id(self, content_type_name: str, remote_id: str) -> list[int]:
         """Omnitron pks linked to a channel id (sets (b), (c)); a line may map to several."""
-        actions = self.find_integration_actions(content_type_name, remote_id=str(remote_id))
+        wanted = str(remote_id)
+        actions = checked(
+            self.find_integration_actions(content_type_name, remote_id=wanted),
+            lambda a: a.content_type.model == content_type_name and a.remote_id == wanted,
+            f"GET integration_actions/ ({content_type_name}, remote_id__exact)",
+        )
         return [action.object_id for action in actions]
 
     def remote_ids_for_objects(
@@ -358,7 +408,15 @@ class OmnitronClient(OmnitronSession):
         wanted = _unique(object_ids)
         found: dict[int, str] = {}
         for chunk in _chunks(wanted, PK_CHUNK):
-            for action in self.find_integration_actions(content_type_name, object_ids=chunk):
+            asked = {int(pk) for pk in chunk}
+            actions = checked(
+                self.find_integration_actions(content_type_name, object_ids=chunk),
+                lambda a, asked=asked: (
+                    a.content_type.model == content_type_name and a.object_id in asked
+                ),
+                f"GET integration_actions/ ({content_type_name}, object_id__in)",
+            )
+            for action in actions:
                 if action.remote_id is not None:
                     found.setdefault(action.object_id, action.remote_id)
         return found
@@ -371,8 +429,12 @@ class OmnitronClient(OmnitronSession):
             "status": IntegrationStatus.PROCESSING,
             "sort": "id",
         }
-        return self.iter_models(
-            IntegrationAction, self.channel_path("integration_actions/"), params
+        return checked(
+            self.iter_models(IntegrationAction, self.channel_path("integration_actions/"), params),
+            lambda a: (
+                a.local_batch_id == local_batch_id and a.status == IntegrationStatus.PROCESSING
+            ),
+            "GET integration_actions/ (local_batch_id, status)",
         )
 
     # -- products ----------------------------------------------------------------------
@@ -382,7 +444,9 @@ class OmnitronClient(OmnitronSession):
 
         Three listings of the channel's products (``sku``, ``attributes__barcode``,
         ``name__icontains``; docs/omnitron-api.md §9), the first page of each. Every
-        row is checked here as well, so a filter the server ignores adds nothing.
+        row is checked here as well. When an answer shows its filter was ignored (a
+        row it excludes), the catalogue is read instead, at most
+        :data:`PRODUCT_SCAN_ROWS` products, and compared here.
         Exact SKU matches come first, then barcodes, then names.
         """
         wanted = text.strip()
@@ -390,16 +454,30 @@ class OmnitronClient(OmnitronSession):
             return []
         key = fold_case(wanted)
         path = self.channel_path("products/")
-        checks = (
+        checks: tuple[tuple[dict[str, str], Callable[[Product], bool]], ...] = (
             ({"sku": wanted}, lambda p: fold_case(p.sku) == key),
             ({"attributes__barcode": wanted}, lambda p: p.barcode == wanted),
             ({"name__icontains": wanted}, lambda p: key in fold_case(p.name)),
         )
+        hits: list[list[Product]] = []
+        unfiltered: list[int] = []  # the checks whose filter Omnitron ignored
+        for index, (params, matches) in enumerate(checks):
+            page = self.first_page(Product, path, params, limit=limit)
+            if ignored(page, matches):
+                unfiltered.append(index)
+                page = []
+            hits.append(page)
+        if unfiltered:
+            log.warning("GET %s: product filters ignored; reading the catalogue instead", path)
+            pages = PRODUCT_SCAN_ROWS // SCAN_PAGE + 1
+            catalogue = self.iter_models(Product, path, page_size=SCAN_PAGE, max_pages=pages)
+            for product in itertools.islice(catalogue, PRODUCT_SCAN_ROWS):
+                for index in unfiltered:
+                    if len(hits[index]) < limit and checks[index][1](product):
+                        hits[index].append(product)
         found: dict[int, Product] = {}
-        for params, matches in checks:
-            for product in self.first_page(Product, path, params, limit=limit):
-                if matches(product):
-                    found.setdefault(product.pk, product)
+        for product in itertools.chain.from_iterable(hits):
+            found.setdefault(product.pk, product)
         return list(found.values())
 
     # -- customers and addresses -------------------------------------------------------
@@ -413,7 +491,15 @@ class OmnitronClient(OmnitronSession):
         if not value:
             return None
         params = {identifier_field: value, "channel": self.settings.channel_id}
-        return self._exactly_one(Customer, self.channel_path("customers/"), params)
+        return self._exactly_one(
+            Customer,
+            self.channel_path("customers/"),
+            params,
+            lambda c: (
+                getattr(c, identifier_field) == value
+                and c.channel in (None, self.settings.channel_id)
+            ),
+        )
 
     def create_customer(
         self, customer: CustomerCreate, *, identifier_field: str = "email"
@@ -457,7 +543,9 @@ class OmnitronClient(OmnitronSession):
     def find_address_by_hash(self, hash_data: str) -> Address | None:
         """The address with this content hash."""
         params = {"hash_data": hash_data}
-        return self._exactly_one(Address, self.channel_path("addresses/"), params)
+        return self._exactly_one(
+            Address, self.channel_path("addresses/"), params, lambda a: a.hash_data == hash_data
+        )
 
     # -- locations ---------------------------------------------------------------------
 
@@ -467,9 +555,9 @@ class OmnitronClient(OmnitronSession):
         return self._first_match(
             Country,
             path,
-            {"code__exact": value, "is_active": True},
-            {"name__exact": value, "is_active": True},
-            self._mapping(value),
+            ({"code__exact": value, "is_active": True}, lambda c: c.code == value and c.is_active),
+            ({"name__exact": value, "is_active": True}, lambda c: c.name == value and c.is_active),
+            (self._mapping(value), _unchecked),
         )
 
     def find_city(self, country: int, name: str) -> City | None:
@@ -477,8 +565,11 @@ class OmnitronClient(OmnitronSession):
         return self._first_match(
             City,
             self.channel_path("cities/"),
-            {"name__iexact": name, "country": country, "is_active": True},
-            self._mapping(name),
+            (
+                {"name__iexact": name, "country": country, "is_active": True},
+                lambda c: _same_name(c.name, name) and _under(c.country, country) and c.is_active,
+            ),
+            (self._mapping(name), _unchecked),
         )
 
     def find_township(self, country: int, city: int, name: str) -> Township | None:
@@ -486,8 +577,14 @@ class OmnitronClient(OmnitronSession):
         return self._first_match(
             Township,
             self.channel_path("townships/"),
-            {"name__iexact": name, "country": country, "city": city, "is_active": True},
-            self._mapping(name, city=city, is_active=True),
+            (
+                {"name__iexact": name, "country": country, "city": city, "is_active": True},
+                lambda t: _same_name(t.name, name) and _under(t.city, city) and t.is_active,
+            ),
+            (
+                self._mapping(name, city=city, is_active=True),
+                lambda t: _under(t.city, city) and t.is_active,
+            ),
         )
 
     def find_district(self, country: int, city: int, township: int, name: str) -> District | None:
@@ -495,14 +592,20 @@ class OmnitronClient(OmnitronSession):
         return self._first_match(
             District,
             self.channel_path("districts/"),
-            {
-                "name__exact": name,
-                "country": country,
-                "city": city,
-                "township": township,
-                "is_active": True,
-            },
-            self._mapping(name, city=city, township=township, is_active=True),
+            (
+                {
+                    "name__exact": name,
+                    "country": country,
+                    "city": city,
+                    "township": township,
+                    "is_active": True,
+                },
+                lambda d: d.name == name and _under(d.township, township) and d.is_active,
+            ),
+            (
+                self._mapping(name, city=city, township=township, is_active=True),
+                lambda d: _under(d.township, township) and d.is_active,
+            ),
         )
 
     def report_missing_location(
@@ -546,7 +649,12 @@ class OmnitronClient(OmnitronSession):
     def find_retail_store(self, erp_code: str) -> RetailStore | None:
         """A retail store by its ERP code."""
         params = {"erp_code": erp_code}
-        return self._exactly_one(RetailStore, self.channel_path("retail_stores/"), params)
+        return self._exactly_one(
+            RetailStore,
+            self.channel_path("retail_stores/"),
+            params,
+            lambda store: store.erp_code == erp_code,
+        )
 
     def list_cargo_companies(self) -> list[CargoCompany]:
         """Every cargo company (all pages)."""
@@ -557,7 +665,12 @@ class OmnitronClient(OmnitronSession):
     def find_order_by_number(self, number: str) -> Order | None:
         """This channel's order with ``number``, if it exists."""
         params = {"number": number, "channel_id": self.settings.channel_id}
-        return self._exactly_one(Order, self.channel_path("orders/"), params)
+        return self._exactly_one(
+            Order,
+            self.channel_path("orders/"),
+            params,
+            lambda o: o.number == number and o.channel in (None, self.settings.channel_id),
+        )
 
     def get_order(self, pk: int) -> Order:
         """One order by pk."""
@@ -569,7 +682,11 @@ class OmnitronClient(OmnitronSession):
         orders: list[Order] = []
         for chunk in _chunks(wanted, PK_CHUNK):
             params = {"pk__in": chunk}
-            orders.extend(self.iter_models(Order, self.channel_path("orders/"), params))
+            asked = {int(pk) for pk in chunk}
+            listing = self.iter_models(Order, self.channel_path("orders/"), params)
+            orders.extend(
+                checked(listing, lambda o, asked=asked: o.pk in asked, "GET orders/ (pk__in)")
+            )
         return orders
 
     def order_actions(self, remote_ids: Iterable[str]) -> dict[str, IntegrationAction]:
@@ -639,7 +756,8 @@ class OmnitronClient(OmnitronSession):
     def list_order_items(self, order_pk: int) -> list[OrderItem]:
         """The items of an order, by id."""
         params = {"order": order_pk, "sort": "id"}
-        return list(self.iter_models(OrderItem, self.channel_path("order_items/"), params))
+        listing = self.iter_models(OrderItem, self.channel_path("order_items/"), params)
+        return list(checked(listing, lambda i: i.order == order_pk, "GET order_items/ (order)"))
 
     def get_order_item(self, pk: int) -> OrderItem:
         """One order item by pk."""
@@ -686,12 +804,28 @@ class OmnitronClient(OmnitronSession):
         )
 
     def find_cancellation_request(self, remote_id: str) -> CancellationRequest | None:
-        """The cancellation request carrying the channel's id ``remote_id``, if any."""
-        return self._exactly_one(
-            CancellationRequest,
-            self.channel_path("cancellation_requests/"),
-            {"remote_id": remote_id},
-        )
+        """The cancellation request carrying the channel's id ``remote_id``, if any.
+
+        Nothing shows Omnitron declares a ``remote_id`` filter here (docs/omnitron-api.md
+        §9): when the answer shows it was ignored, the newest requests are read instead
+        (:func:`~service.omnitron.filtered.newest_match`) — this look-up follows a POST
+        whose answer was lost, so the request sought is among them.
+        """
+        path = self.channel_path("cancellation_requests/")
+
+        def matches(request: CancellationRequest) -> bool:
+            return request.remote_id == remote_id
+
+        found = self.first_page(CancellationRequest, path, {"remote_id": remote_id}, limit=2)
+        if ignored(found, matches):
+            return newest_match(
+                self, CancellationRequest, path, matches, what=f"GET {path} (remote_id)"
+            )
+        if len(found) > 1:
+            raise OmnitronMultipleFound(
+                f"GET {path}: expected one CancellationRequest, found several for remote_id."
+            )
+        return found[0] if found else None
 
     def list_cancellation_request_updates(self, limit: int = 50) -> Iterator[CancellationRequest]:
         """Cancellation requests changed since last synced (all pages of ``limit``)."""
@@ -744,13 +878,25 @@ class OmnitronClient(OmnitronSession):
     def find_error_report(self, error_code: str) -> ErrorReport | None:
         """The report Omnitron holds with exactly ``error_code`` (codes are unique), if any.
 
-        Matched here as well as by the ``error_code`` filter: a server that ignored
-        the filter would answer with other reports, and none of them counts.
+        Matched here as well as by the ``error_code`` filter, which nothing shows Omnitron
+        declares (docs/omnitron-api.md §9). When the answer shows it was ignored, the
+        newest reports are read instead (the report sought was posted a moment ago);
+        if even those cannot be told, the report counts as not there — posted again,
+        it may arrive twice but is never lost.
         """
-        found = self.first_page(
-            ErrorReport, self.channel_path("error_reports/"), {"error_code": error_code}, limit=5
-        )
-        return next((report for report in found if report.error_code == error_code), None)
+        path = self.channel_path("error_reports/")
+
+        def matches(report: ErrorReport) -> bool:
+            return report.error_code == error_code
+
+        found = self.first_page(ErrorReport, path, {"error_code": error_code}, limit=5)
+        if not ignored(found, matches):
+            return found[0] if found else None
+        try:
+            return newest_match(self, ErrorReport, path, matches, what=f"GET {path} (error_code)")
+        except OmnitronFilterIgnored as exc:
+            log.warning("%s; the report counts as not there", exc)
+            return None
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -762,19 +908,32 @@ class OmnitronClient(OmnitronSession):
             **extra,
         }
 
-    def _exactly_one(self, model: type[M], path: str, params: Mapping[str, Any]) -> M | None:
-        """The single match of a lookup; ``None`` if none, an error if several."""
-        found = self.first_page(model, path, params, limit=2)
+    def _exactly_one(
+        self, model: type[M], path: str, params: Mapping[str, Any], matches: Callable[[M], bool]
+    ) -> M | None:
+        """The single match of a lookup; ``None`` if none, an error if several.
+
+        ``matches`` compares each row with what was asked: a row the filters exclude
+        is :class:`~service.omnitron.filtered.OmnitronFilterIgnored`, never adopted.
+        """
+        what = f"GET {path} {sorted(params)}"
+        found = list(checked(self.first_page(model, path, params, limit=2), matches, what))
         if len(found) > 1:
             raise OmnitronMultipleFound(
                 f"GET {path}: expected one {model.__name__}, found several for {sorted(params)}."
             )
         return found[0] if found else None
 
-    def _first_match(self, model: type[M], path: str, *filter_sets: Mapping[str, Any]) -> M | None:
-        """Try filter sets in order; the first that finds exactly one object wins."""
-        for params in filter_sets:
-            found = self.first_page(model, path, params, limit=2)
+    def _first_match(
+        self, model: type[M], path: str, *lookups: tuple[Mapping[str, Any], Callable[[M], bool]]
+    ) -> M | None:
+        """Try ``(filters, matches)`` in order; the first that finds exactly one object wins.
+
+        Every row is compared with ``matches`` (:meth:`_exactly_one`).
+        """
+        for params, matches in lookups:
+            what = f"GET {path} {sorted(params)}"
+            found = list(checked(self.first_page(model, path, params, limit=2), matches, what))
             if len(found) == 1:
                 return found[0]
         return None
