@@ -51,7 +51,10 @@ def market_request(env: FlowEnv, remote_id: int | str) -> dict[str, Any]:
 
 
 def omnitron_request(api: OmnitronApi, remote_id: int | str) -> dict[str, Any]:
-    return api.one(api.ch("cancellation_requests/"), {"remote_id": str(remote_id)})
+    # Not a filter Omnitron is known to declare (the simulator ignores it): compared here.
+    rows = api.all_pages(api.ch("cancellation_requests/"))
+    (row,) = [r for r in rows if r["remote_id"] == str(remote_id)]
+    return row
 
 
 def line_item_pks(api: OmnitronApi, line_id: int | str) -> list[int]:

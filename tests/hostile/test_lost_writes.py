@@ -267,10 +267,9 @@ def test_fetch_cancellation_requests_survives_a_lost_post_answer(
     assert (rule.hits, result.failed) == (1, 0)
     assert route_count(h.env, "POST /api/v1/channel/{id}/cancellation_requests/") == 1
     api = h.api()
-    held = list(
-        api.iter_pages(api.channel_path("cancellation_requests/"), {"remote_id": str(asked["id"])})
-    )
-    assert [str(r["remote_id"]) for r in held] == [str(asked["id"])]
+    requests = list(api.iter_pages(api.channel_path("cancellation_requests/")))
+    held = [r for r in requests if str(r["remote_id"]) == str(asked["id"])]
+    assert len(held) == 1
     assert unfinished_batches(api) == []
 
 

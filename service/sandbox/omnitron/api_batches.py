@@ -21,43 +21,26 @@ from service.sandbox.omnitron.schema import CONTENT_TYPE_IDS, CONTENT_TYPE_NAMES
 from service.sandbox.omnitron.state import SimState
 from service.sandbox.omnitron.store import Row
 
-_pk = column("pk", "int")
+# Declared filter sets (docs/omnitron-api.md §9); every other parameter is ignored.
 _channel = column("channel", "int")
 BATCH_FIELDS: Fields = {
-    "pk": _pk,
-    "id": _pk,
     "channel": _channel,
     "channel_id": _channel,
-    "status": column("status"),
+    # Akinon's channel app repeats ``status``: modelled as a multiple choice.
+    "status": column("status", multiple=True),
     "content_type": Field(
         lambda row: [row["content_type"], str(CONTENT_TYPE_IDS.get(row["content_type"] or ""))],
         many=True,
     ),
-    "content_type__model": column("content_type"),
-    "local_batch_id": column("local_batch_id"),
-    "remote_batch_id": column("remote_batch_id"),
-    "created_date": column("created_date", "date"),
-    "modified_date": column("modified_date", "date"),
 }
-_ct_name = Field(content_type_model)
 ACTION_FIELDS: Fields = {
-    "pk": _pk,
-    "id": _pk,
     "channel": _channel,
     "channel_id": _channel,
-    "content_type": Field(
-        lambda row: [str(row["content_type"]), content_type_model(row)], many=True
-    ),
-    "content_type_name": _ct_name,
-    "content_type_model": _ct_name,
-    "content_type__model": _ct_name,
-    "object_id": column("object_id", "int"),
-    "remote_id": column("remote_id"),
+    "content_type_name": Field(content_type_model),
+    "object_id": column("object_id", "int", ("exact", "in")),
+    "remote_id": column("remote_id", "str", ("exact", "in")),
     "local_batch_id": column("local_batch_id"),
     "status": column("status"),
-    "version_date": column("version_date", "date"),
-    "created_date": column("created_date", "date"),
-    "modified_date": column("modified_date", "date"),
 }
 
 

@@ -26,46 +26,17 @@ from service.sandbox.omnitron.state import SimState
 from service.sandbox.omnitron.store import public
 from service.sandbox.omnitron.updates import pending_updates
 
-_pk = column("pk", "int")
+# Declared filter sets (docs/omnitron-api.md §9); every other parameter is ignored.
 _channel = column("channel", "int")
-_dates: Fields = {
-    "created_date": column("created_date", "date"),
-    "modified_date": column("modified_date", "date"),
-}
 ORDER_FIELDS: Fields = {
-    "pk": _pk,
-    "id": _pk,
+    "pk": column("pk", "int", ("exact", "in")),
     "number": column("number"),
     "channel": _channel,
     "channel_id": _channel,
-    "status": column("status"),
-    "customer": column("customer", "int"),
-    "cargo_company": column("cargo_company", "int"),
-    "tracking_number": column("tracking_number"),
-    "date_placed": column("date_placed", "date"),
-    **_dates,
 }
-ITEM_FIELDS: Fields = {
-    "pk": _pk,
-    "id": _pk,
-    "order": column("order", "int"),
-    "order_id": column("order", "int"),
-    "product": column("product", "int"),
-    "status": column("status"),
-    "tracking_number": column("tracking_number"),
-    "invoice_number": column("invoice_number"),
-    **_dates,
-}
-REQUEST_FIELDS: Fields = {
-    "pk": _pk,
-    "id": _pk,
-    "order_item": column("order_item", "int"),
-    "reason": column("reason", "int"),
-    "remote_id": column("remote_id"),
-    "status": column("status"),
-    "cancellation_type": column("cancellation_type"),
-    **_dates,
-}
+ITEM_FIELDS: Fields = {"order": column("order", "int")}
+# Nothing shows Omnitron filters cancellation requests (not even by ``remote_id``).
+REQUEST_FIELDS: Fields = {}
 
 
 def build_order_router(state: SimState) -> APIRouter:

@@ -19,32 +19,23 @@ from service.sandbox.omnitron.query import Field, Fields, column
 from service.sandbox.omnitron.state import SimState
 from service.sandbox.omnitron.store import Row, public
 
-_pk = column("pk", "int")
-_dates: Fields = {
-    "created_date": column("created_date", "date"),
-    "modified_date": column("modified_date", "date"),
-}
+# Declared filter sets (docs/omnitron-api.md §9); every other parameter is ignored.
+_pk = column("pk", "int", ("exact", "in"))
+_dates = ("exact", "gt", "gte", "lt", "lte")
+# Akinon's API docs list these for customers: ``email`` (exact, startswith), ``channel``
+# (a multiple choice), ``channel_code``, ``phone_number``, ``pk__in``, names, dates.
 CUSTOMER_FIELDS: Fields = {
     "pk": _pk,
-    "id": _pk,
-    "channel": column("channel", "int"),
-    "email": column("email"),
+    "channel": column("channel", "int", multiple=True),
+    "email": column("email", "str", ("exact", "startswith")),
     "phone_number": column("phone_number"),
     "first_name": column("first_name"),
     "last_name": column("last_name"),
     "channel_code": column("channel_code"),
-    "is_active": column("is_active", "bool"),
-    **_dates,
+    "created_date": column("created_date", "date", _dates),
+    "modified_date": column("modified_date", "date", _dates),
 }
-ADDRESS_FIELDS: Fields = {
-    "pk": _pk,
-    "id": _pk,
-    "hash_data": column("hash_data"),
-    "customer": column("customer", "int"),
-    "remote_id": column("remote_id"),
-    "address_type": column("address_type"),
-    **_dates,
-}
+ADDRESS_FIELDS: Fields = {"hash_data": column("hash_data")}
 
 
 def _mapping(part: str) -> Field:
@@ -52,10 +43,9 @@ def _mapping(part: str) -> Field:
 
 
 def _location_fields(**parents: str) -> Fields:
+    """What Akinon's channel app looks locations up by: name, code, parents, mapping."""
     fields: dict[str, Field] = {
-        "pk": _pk,
-        "id": _pk,
-        "name": column("name"),
+        "name": column("name", "str", ("exact", "iexact")),
         "is_active": column("is_active", "bool"),
         "mapping__code": _mapping("code"),
         "mapping__integration_type": _mapping("integration_type"),

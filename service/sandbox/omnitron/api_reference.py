@@ -25,43 +25,25 @@ class LoginBody(BaseModel):
 
 
 def _id_fields(**extra: Field) -> dict[str, Field]:
-    pk = column("pk", "int")
-    return {"pk": pk, "id": pk, **extra}
+    return {"pk": column("pk", "int", ("exact", "in")), **extra}
 
 
-CONTENT_TYPE_FIELDS: Fields = _id_fields(model=column("model"), app_label=column("app_label"))
+# Declared filter sets (docs/omnitron-api.md §9); every other parameter is ignored.
+CONTENT_TYPE_FIELDS: Fields = _id_fields(model=column("model"))
 PRODUCT_FIELDS: Fields = _id_fields(
-    sku=column("sku"),
+    # Akinon's API docs (SalesChannelProduct): ``sku`` (case-insensitive), ``sku__exact``,
+    # ``sku__in``, ``name``, ``base_code``. A barcode attribute or a part of the name
+    # cannot be searched for: nothing shows Omnitron declares such filters.
+    sku=column("sku", "str", ("exact", "iexact", "in")),
     name=column("name"),
     base_code=column("base_code"),
-    barcode=column("barcode"),
-    # Omnitron keeps a barcode among a product's attributes (docs/omnitron-api.md §9).
-    attributes__barcode=Field(lambda row: (row.get("attributes") or {}).get("barcode")),
-    is_active=column("is_active", "bool"),
-    modified_date=column("modified_date", "date"),
 )
-PRICE_FIELDS: Fields = _id_fields(
-    product=column("product", "int"), price_list=column("price_list", "int")
-)
-STOCK_FIELDS: Fields = _id_fields(
-    product=column("product", "int"), stock_list=column("stock_list", "int")
-)
-CARGO_FIELDS: Fields = _id_fields(
-    erp_code=column("erp_code"), name=column("name"), shipping_company=column("shipping_company")
-)
-STORE_FIELDS: Fields = _id_fields(
-    erp_code=column("erp_code"),
-    name=column("name"),
-    city=column("city", "int"),
-    township=column("township", "int"),
-    is_active=column("is_active", "bool"),
-)
-REASON_FIELDS: Fields = _id_fields(
-    name=column("name"),
-    cancellation_type=column("cancellation_type"),
-    is_active=column("is_active", "bool"),
-)
-CHANNEL_FIELDS: Fields = _id_fields(name=column("name"), is_active=column("is_active", "bool"))
+PRICE_FIELDS: Fields = _id_fields()
+STOCK_FIELDS: Fields = _id_fields()
+CARGO_FIELDS: Fields = _id_fields(erp_code=column("erp_code"))
+STORE_FIELDS: Fields = _id_fields(erp_code=column("erp_code"))
+REASON_FIELDS: Fields = _id_fields()
+CHANNEL_FIELDS: Fields = _id_fields()
 
 
 def build_login_router(state: SimState) -> APIRouter:

@@ -10,33 +10,16 @@ from pydantic import BaseModel, ConfigDict
 
 from service.sandbox.omnitron.api_common import check_channel, list_answer
 from service.sandbox.omnitron.errors import ApiError, not_found
-from service.sandbox.omnitron.query import Fields, as_int, column
+from service.sandbox.omnitron.query import Fields, as_int
 from service.sandbox.omnitron.schema import CONTENT_TYPE_IDS, CONTENT_TYPE_NAMES
 from service.sandbox.omnitron.state import SimState
 from service.sandbox.omnitron.store import public
 
 LOCATION_TYPES = frozenset(("city", "township", "district"))
-_pk = column("pk", "int")
-REPORT_FIELDS: Fields = {
-    "pk": _pk,
-    "id": _pk,
-    "error_code": column("error_code"),
-    "is_ok": column("is_ok", "bool"),
-    "action_content_type": column("action_content_type", "int"),
-    "action_object_id": column("action_object_id", "int"),
-    "target_content_type": column("target_content_type", "int"),
-    "target_object_id": column("target_object_id", "int"),
-    "created_date": column("created_date", "date"),
-}
-LOCATION_REPORT_FIELDS: Fields = {
-    "pk": _pk,
-    "id": _pk,
-    "type": column("type"),
-    "remote_code": column("remote_code"),
-    "err_code": column("err_code"),
-    "integration_type": column("integration_type"),
-    "created_date": column("created_date", "date"),
-}
+# Nothing shows Omnitron filters error reports (docs/omnitron-api.md §9): these
+# listings declare no filter and answer every report, oldest first (``sort`` orders).
+REPORT_FIELDS: Fields = {}
+LOCATION_REPORT_FIELDS: Fields = {}
 
 
 class ErrorReportBody(BaseModel):
@@ -120,11 +103,8 @@ def build_report_router(state: SimState) -> APIRouter:
 
     @router.get("/error_reports/")
     def list_reports(channel_id: int, request: Request) -> dict[str, Any]:
-        """Error reports; filter by ``error_code``, ``error_code__startswith``, ``is_ok``...
-
-        ``error_code`` is an exact, indexed match: the outbox looks a report up by its
-        code before posting it again (docs/omnitron-api.md §7, §9).
-        """
+        """Error reports, unfiltered: ``error_code`` is not a filter Omnitron is known to
+        declare, so the outbox's look-up by code compares codes itself (§9)."""
         with state.transaction():
             check_channel(state, channel_id)
             return list_answer(request, t.error_reports, REPORT_FIELDS)

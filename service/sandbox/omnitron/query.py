@@ -1,9 +1,14 @@
-"""DRF/django-filter style query strings: lookups, ``__in``, booleans, ordering, pages."""
+"""DRF/django-filter style query strings: declared filters, ``__in``, booleans, ordering, pages.
+
+Each list route declares its filter set: for every field, the lookups it accepts
+(docs/omnitron-api.md §9). Like django-filter, a parameter the set does not declare
+is ignored silently — the answer is then the unfiltered listing, with HTTP 200.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -26,20 +31,33 @@ _FALSE = frozenset(("false", "0", "no", "off"))
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """A filterable field: how to read it from a row, and its type.
+    """A declared filter: how to read its field from a row, its type, its lookups.
 
+    ``lookups`` are the ones the filter set declares: ``name`` alone is ``exact``
+    (when declared), ``name__<lookup>`` any declared lookup; others are ignored.
     ``many`` fields yield several values (e.g. a location's mapping codes); a row
-    matches when any of them does.
+    matches when any of them does. ``multiple`` filters (django-filter's
+    ``MultipleChoiceFilter``) OR the values of a repeated key; any other filter reads
+    only the last one, as a plain ``CharFilter`` does.
     """
 
     get: Callable[[Row], Any]
     kind: Kind = "str"
     many: bool = False
+    lookups: frozenset[str] = frozenset({"exact"})
+    multiple: bool = False
 
 
-def column(name: str, kind: Kind = "str") -> Field:
-    """A field read straight from the row's ``name`` key."""
-    return Field(lambda row: row.get(name), kind)
+def column(
+    name: str, kind: Kind = "str", lookups: Iterable[str] = ("exact",), *, multiple: bool = False
+) -> Field:
+    """A filter on the row's ``name`` key, declaring ``lookups``."""
+    return Field(lambda row: row.get(name), kind, lookups=frozenset(lookups), multiple=multiple)
+
+
+def declare(field: Field, *lookups: str) -> Field:
+    """``field`` declaring exactly ``lookups`` (for shared or computed fields)."""
+    return replace(field, lookups=frozenset(lookups))
 
 
 Fields = Mapping[str, Field]
@@ -144,18 +162,28 @@ class Condition:
             return False
 
 
+def _declared(key: str, fields: Fields) -> tuple[str, str] | None:
+    """``(field, lookup)`` for a declared filter parameter, else ``None`` (ignored)."""
+    if key in fields:
+        return (key, "exact") if "exact" in fields[key].lookups else None
+    head, _, tail = key.rpartition("__")
+    if head in fields and tail in LOOKUPS and tail in fields[head].lookups:
+        return head, tail
+    return None
+
+
 def parse_conditions(params: QueryParams, fields: Fields) -> list[Condition]:
-    """The known filters of a query string; unknown parameters are ignored (as in DRF)."""
+    """The declared filters of a query string; anything else is ignored (as in django-filter)."""
     conditions: list[Condition] = []
     for key in dict.fromkeys(params.keys()):
-        name, lookup = key, "exact"
-        if key not in fields:
-            head, _, tail = key.rpartition("__")
-            if not head or tail not in LOOKUPS or head not in fields:
-                continue
-            name, lookup = head, tail
+        declared = _declared(key, fields)
+        if declared is None:
+            continue
+        name, lookup = declared
         spec = fields[name]
         raws = [r for r in params.getlist(key)]
+        if lookup != "in" and not spec.multiple:
+            raws = raws[-1:]  # a plain filter reads the last value of a repeated key
         if lookup == "in":
             raws = [part for r in raws for part in r.split(",") if part.strip() != ""]
             if not raws:
@@ -300,6 +328,7 @@ __all__ = [
     "Fields",
     "as_int",
     "column",
+    "declare",
     "newer",
     "order_rows",
     "paginate",
