@@ -153,6 +153,7 @@ class BatchSession:
             (obj.content_type, obj.pk): obj for obj in batch.objects
         }
         self.batch: BatchRequestHead = batch
+        self._final: BatchOutcome | None = None
         self._record(note="opened")
 
     @classmethod
@@ -192,7 +193,8 @@ class BatchSession:
 
     @property
     def objects(self) -> list[BatchObject]:
-        """Every object declared so far, with its failure reason if it failed."""
+        """Every object declared so far, with its failure reason if it failed (none
+        once the batch is final: :meth:`outcome` keeps their counts)."""
         with self._state:
             return list(self._objects.values())
 
@@ -278,7 +280,7 @@ class BatchSession:
 
     def outcome(self) -> BatchOutcome:
         """The batch as it stands, for the run's result."""
-        return outcome_of(self.batch, self.objects)
+        return self._final or outcome_of(self.batch, self.objects)
 
     def _set(
         self, status: BatchStatus, *, final: bool = False, remote_batch_id: str | None = None
@@ -299,6 +301,12 @@ class BatchSession:
             with self._state:
                 self.batch = batch
             self._record()
+            if batch.status.is_final:
+                # Nothing may follow a final status: keep the summary, not the objects,
+                # so a run that fills many batches holds only the one it is filling.
+                with self._state:
+                    self._final = outcome_of(batch, list(self._objects.values()))
+                    self._objects = {}
             self._event(status, previous)
 
     def _event(self, status: BatchStatus, previous: BatchStatus) -> None:

@@ -215,8 +215,9 @@ def _fail(
         description=description,
         raw=raw,
     )
+    orders = len(_orders_of(session.objects))
     session.fail()
-    run.tally.add(failed=len(_orders_of(session.objects)))
+    run.tally.add(failed=orders)
     run.ctx.event(
         "remote_batch.failed", batch.remote_batch_id or str(batch.pk), description, logging.WARNING
     )

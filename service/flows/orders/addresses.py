@@ -18,14 +18,17 @@ from service.omnitron.client import OmnitronClient
 from service.omnitron.errors import OmnitronBadRequest, OmnitronNotFound
 from service.omnitron.models import Address, AddressCreate, Customer, LocationKind
 
+# Addresses remembered per run: repeat buyers come back within days, not a run apart.
+RECENT_ADDRESSES = 10_000
+
 
 class AddressBook:
-    """Addresses of this run: an identical address is posted once per run."""
+    """Addresses of this run: an identical address is posted once (among the recent)."""
 
     def __init__(self, omnitron: OmnitronClient, lookups: OrderLookups) -> None:
         self._omnitron = omnitron
         self._lookups = lookups
-        self._posted = Memo()
+        self._posted = Memo(limit=RECENT_ADDRESSES)
 
     def get_or_create(
         self, number: str, role: str, address: ChannelAddress, customer: Customer

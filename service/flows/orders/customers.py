@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
+from typing import cast
 
 from service.causes import Cause
 from service.channel.models import ChannelCustomer
 from service.flows.orders.errors import OrderRejected
-from service.flows.orders.lookups import OrderLookups
+from service.flows.orders.lookups import Memo, OrderLookups
 from service.omnitron.client import OmnitronClient
 from service.omnitron.errors import OmnitronBadRequest, OmnitronMultipleFound
 from service.omnitron.models import Customer, CustomerCreate
@@ -16,8 +16,14 @@ from service.omnitron.models import Customer, CustomerCreate
 UPDATABLE = ("first_name", "last_name", "email", "phone_number")
 
 
+# Customers remembered per run, most recent first: enough for repeat buyers, bounded
+# so that a long run's memory stays flat.
+RECENT_CUSTOMERS = 10_000
+
+
 class CustomerBook:
-    """Customers of this run, by identifier: each is found or created once per run.
+    """Customers of this run, by identifier: each is found or created once (among the
+    recent ones).
 
     Callers hold the customer's keyed lock, so two orders of one customer never
     both create it.
@@ -26,8 +32,7 @@ class CustomerBook:
     def __init__(self, omnitron: OmnitronClient, lookups: OrderLookups) -> None:
         self._omnitron = omnitron
         self._lookups = lookups
-        self._known: dict[str, Customer] = {}
-        self._lock = threading.Lock()
+        self._known = Memo(limit=RECENT_CUSTOMERS)
 
     def identifier(self, customer: ChannelCustomer) -> tuple[str, str]:
         """The configured identifier field and this customer's value of it (as text)."""
@@ -42,8 +47,7 @@ class CustomerBook:
                 f"order {number}: the customer has no {field.replace('_', ' ')}",
                 cause=Cause.MISSING_PHONE if field == "phone_number" else Cause.MISSING_EMAIL,
             )
-        with self._lock:
-            found = self._known.get(value)
+        found = cast(Customer | None, self._known.peek(value))
         try:
             if found is None:
                 found = self._omnitron.find_customer(field, value)
@@ -75,8 +79,7 @@ class CustomerBook:
                 cause=Cause.OMNITRON_REFUSED,
                 raw=exc.exchange,
             ) from None
-        with self._lock:
-            self._known[value] = found
+        self._known.put(value, found)
         return found
 
 

@@ -15,6 +15,7 @@ every lookup: an aliased spelling resolves to the aliased object of the same lis
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
@@ -60,28 +61,40 @@ class Memo:
     """A thread-safe memo: each key is computed once, concurrent askers wait for it.
 
     ``None`` (not found) is remembered as well; an exception is not, so a lookup
-    that failed on a flaky connection is asked again next time.
+    that failed on a flaky connection is asked again next time. With a ``limit``
+    the least recently used keys are forgotten beyond it, so a memo of things that
+    grow with the run (customers, addresses) keeps memory flat.
     """
 
-    def __init__(self) -> None:
-        self._values: dict[object, object] = {}
+    def __init__(self, limit: int | None = None) -> None:
+        self._values: OrderedDict[object, object] = OrderedDict()
+        self._limit = limit
         self._lock = threading.Lock()
         self._keys = KeyedLocks()
 
     def get(self, key: object, compute: Callable[[], V]) -> V:
         """The value of ``key``, computing it (once) when not known yet."""
-        with self._lock:
-            value = self._values.get(key, _MISSING)
+        value = self._find(key)
         if value is not _MISSING:
             return value  # type: ignore[return-value]
         with self._keys.hold(repr(key)):
-            with self._lock:
-                value = self._values.get(key, _MISSING)
+            value = self._find(key)
             if value is _MISSING:
                 value = compute()
-                with self._lock:
-                    self._values[key] = value
+                self.put(key, value)
         return value  # type: ignore[return-value]
+
+    def _find(self, key: object) -> object:
+        with self._lock:
+            value = self._values.get(key, _MISSING)
+            if value is not _MISSING and self._limit is not None:
+                self._values.move_to_end(key)
+            return value
+
+    def peek(self, key: object) -> object | None:
+        """The value of ``key`` if one is known (``None`` otherwise); computes nothing."""
+        value = self._find(key)
+        return None if value is _MISSING else value
 
     def known(self, key: object) -> bool:
         """Whether ``key`` has a value (found or not) already."""
@@ -92,6 +105,10 @@ class Memo:
         """Remember ``value`` for ``key``."""
         with self._lock:
             self._values[key] = value
+            if self._limit is not None:
+                self._values.move_to_end(key)
+                while len(self._values) > self._limit:
+                    self._values.popitem(last=False)
 
 
 class OrderLookups:
