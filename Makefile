@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format sandbox screenshots clean
+.PHONY: run test lint format sandbox screenshots bench-reference clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ format: $(STAMP)
 screenshots: $(STAMP)
 	xvfb-run -a $(BIN)/python -m tests.screenshots docs/screenshots
 	xvfb-run -a $(BIN)/python -m tests.screenshots docs/screenshots/dark --theme dark
+
+# Akinon's reference channel app in a virtual environment of its own, for
+# `python -m tests.benchmarks.versus_reference` (redis, python-dotenv and celery are
+# imported by it without being declared).
+bench-reference:
+	test -x .venv-reference/bin/python || $(PYTHON) -m venv .venv-reference
+	.venv-reference/bin/python -m pip install --quiet channel-app==0.0.155 omnisdk==0.0.103 \
+		redis==8.1.0 python-dotenv==1.2.4 celery==5.7.0
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
