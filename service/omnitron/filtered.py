@@ -34,6 +34,8 @@ M = TypeVar("M", bound=OmnitronModel)
 NEWEST_ROWS = 500  # rows a look-up past an ignored filter reads, newest first
 SCAN_PAGE = 100  # rows per page of such a walk
 
+_warned: set[str] = set()  # look-ups already logged as walking past an ignored filter
+
 
 class OmnitronFilterIgnored(OmnitronResponseInvalid):
     """A filtered listing answered a row its filter excludes: Omnitron ignored the filter."""
@@ -78,7 +80,11 @@ def newest_match(
     When the listing is longer and not in descending id order, the server ignores
     ``sort`` as well and its newest rows cannot be told: :class:`OmnitronFilterIgnored`.
     """
-    log.warning("%s: Omnitron ignores the filter; reading its newest %d rows instead", what, rows)
+    if what not in _warned:  # once per look-up and process: a flow may do it per item
+        _warned.add(what)
+        log.warning(
+            "%s: Omnitron ignores the filter; reading its newest %d rows instead", what, rows
+        )
     pages = ceil(rows / SCAN_PAGE)
     listing = session.iter_models(
         model, path, {"sort": "-id"}, page_size=SCAN_PAGE, max_pages=pages + 1
