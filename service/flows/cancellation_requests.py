@@ -8,8 +8,11 @@ channel's request id as ``remote_id``. Declarations are committed in chunks
 (:class:`~service.flows.channel_feed.CommitBuffer`: one PATCH per 50 requests, not one
 per request) and whatever ends the run flushes them — commits add to the batch's
 objects, they never replace them (§6.12). The commit creates the integration action
-that makes a re-fetch skip the request; a request posted by a run that died before
-its chunk was committed is found by its remote id and linked, never posted again.
+that makes a re-fetch skip the request. A request posted by a run that died before
+its chunk was committed is found by its remote id and linked, never posted again: the
+ids of requests posted but not yet declared are kept in the store (:class:`_Posted`),
+and only those are looked up — a lookup for every new request would cost one to six
+requests each where Omnitron ignores the ``remote_id`` filter (§9).
 
 The channel decides a request for a whole line (all its units), so one Omnitron
 request is made per channel request, on the line's first item that is not
@@ -34,7 +37,9 @@ next run to retry. Counts are per request.
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Iterable
 
 from service.channel.adapter import ChannelError, Fetched
 from service.channel.models import CancellationRequestDecision, ChannelCancellationRequest
@@ -48,12 +53,13 @@ from service.flows.channel_feed import (
     item_pks_for_line,
     reason_id_for,
 )
-from service.flows.parking import NotInOmnitronYet, Parking, order_in_omnitron
+from service.flows.parking import NotInOmnitronYet, Parking, order_in_omnitron, retry_only
 from service.flows.run import FlowRun
 from service.net.exchange import RawExchange
 from service.omnitron.client import CANCELLED_STATUSES
 from service.omnitron.models.batch import BatchObject, FailedReasonType
 from service.omnitron.models.cancellation import CancellationRequest, CancellationRequestCreate
+from service.store import Store
 
 CONTENT_TYPE = "cancellationrequest"
 FETCH_COMMAND = "CreateCancellationRequest"
@@ -70,22 +76,78 @@ PARKING = Parking(ChannelCancellationRequest, key=lambda request: request.remote
 # -- channel → Omnitron -------------------------------------------------------------------
 
 
+class _Posted:
+    """Channel ids of requests posted to Omnitron and perhaps not declared on a batch yet.
+
+    Kept in the store (beside the feed's cursor) before each POST and settled once the
+    commit declaring them went through, so they outlive a run that dies in between.
+    A store whose runs predate this record may hold undeclared requests of unknown
+    ids: each new request is looked up until a run has read the feed through.
+    """
+
+    def __init__(self, store: Store, flow: str) -> None:
+        self._store = store
+        self._key = f"{flow}:posted"
+        raw = store.get_cursor(self._key)
+        self._ids: set[str] = set()
+        # This run is recorded already: more than one run means earlier ones exist.
+        self._unknown = raw is None and store.count_runs(flow=flow) > 1
+        if raw is not None:
+            try:
+                self._ids = {str(remote_id) for remote_id in json.loads(raw)}
+            except (TypeError, ValueError):
+                self._unknown = True
+
+    def may_be_undeclared(self, remote_id: str) -> bool:
+        """Whether a request with this channel id may exist in Omnitron undeclared."""
+        return self._unknown or remote_id in self._ids
+
+    def posting(self, remote_id: str) -> None:
+        """Record, before its POST, that this request may soon exist undeclared."""
+        self._ids.add(remote_id)
+        self._save()
+
+    def settled(self, remote_ids: Iterable[str]) -> None:
+        """These requests are declared (their integration action exists)."""
+        before = len(self._ids)
+        self._ids.difference_update(remote_ids)
+        if len(self._ids) != before:
+            self._save()
+
+    def caught_up(self) -> None:
+        """The feed was read through and everything posted is declared."""
+        if self._unknown:
+            self._unknown = False
+            self._save()
+
+    def _save(self) -> None:
+        # While the ids are unknown, every request is looked up anyway; the record
+        # starts once a run has caught up.
+        if not self._unknown:
+            self._store.set_cursor(self._key, json.dumps(sorted(self._ids)))
+
+
 def fetch_cancellation_requests(run: FlowRun) -> None:
     """Create Omnitron cancellation requests for the channel's new ones since the cursor."""
+    posted = _Posted(run.store, run.flow.value)
     drain_feed_into_batch(
         run,
         run.channel.fetch_cancellation_requests,
         label=LABEL,
         command=FETCH_COMMAND,
-        handle=lambda objects, request, fetched: _create(run, objects, request, fetched),
+        handle=lambda objects, request, fetched: _create(run, objects, posted, request, fetched),
         subject_of=lambda fetched: fetched.remote_id or "?",
         parking=PARKING,
+        on_commit=lambda declared: posted.settled(obj.remote_id or "" for obj in declared),
     )
+    if retry_only() is None:
+        posted.caught_up()
 
 
 def _create(
     run: FlowRun,
     objects: CommitBuffer,
+    posted: _Posted,
     request: ChannelCancellationRequest,
     fetched: Fetched[ChannelCancellationRequest],
 ) -> None:
@@ -100,6 +162,7 @@ def _create(
         return
     existing = run.omnitron.object_ids_for_remote_id(CONTENT_TYPE, subject)
     if existing:
+        posted.settled([subject])
         run.tally.add(skipped=1)
         message = f"Cancellation request {subject} is already in Omnitron ({sorted(existing)})."
         run.ctx.event("cancellation_request.skipped", subject, message)
@@ -111,7 +174,10 @@ def _create(
             object_id=min(existing),
         )
         return
-    if (orphan := run.omnitron.find_cancellation_request(subject)) is not None:
+    if (
+        posted.may_be_undeclared(subject)
+        and (orphan := run.omnitron.find_cancellation_request(subject)) is not None
+    ):
         # Created by a run that stopped before declaring it: link it, never POST twice.
         _link(run, objects, orphan)
         return
@@ -134,6 +200,7 @@ def _create(
     reason = reason_id_for(conf_of(run), request.reason)
     if reason is None:
         reason = DEFAULT_REASON_ID
+    posted.posting(subject)
     created = run.omnitron.create_cancellation_request(
         CancellationRequestCreate(
             order_item=item_pk,

@@ -80,10 +80,18 @@ def _as_time(value: Any) -> datetime | None:
 
 
 class CommitBuffer:
-    """Objects waiting to be declared on the run's batch, committed in chunks."""
+    """Objects waiting to be declared on the run's batch, committed in chunks.
 
-    def __init__(self, session: Batch) -> None:
+    ``on_commit`` is told which objects each commit declared, once it went through.
+    """
+
+    def __init__(
+        self,
+        session: Batch,
+        on_commit: Callable[[list[BatchObject]], None] | None = None,
+    ) -> None:
         self._session = session
+        self._on_commit = on_commit
         self._pending: list[BatchObject] = []
 
     def add(self, objects: Iterable[BatchObject]) -> None:
@@ -97,6 +105,8 @@ class CommitBuffer:
         if self._pending:
             pending, self._pending = self._pending, []
             self._session.commit(pending)
+            if self._on_commit is not None:
+                self._on_commit(pending)
 
 
 def is_record_failure(exc: OmnitronError) -> bool:
@@ -122,6 +132,7 @@ def drain_feed(
     handle: Callable[[T, Fetched[T]], None],
     subject_of: Callable[[Fetched[T]], str],
     parking: Parking[T],
+    before_save: Callable[[], None] | None = None,
 ) -> None:
     """Run ``handle`` on the parked records due now, then on the listing from the cursor.
 
@@ -129,7 +140,8 @@ def drain_feed(
     whose order Omnitron does not hold yet: it is parked. Unreadable records and
     Omnitron's refusal of one record become error reports and count as failed; a stop
     request, a channel or an Omnitron outage end the loop, and the cursor is saved up
-    to the last record recorded either way.
+    to the last record recorded either way — after ``before_save`` (which declares
+    what the records did); if that raises, the cursor stays and the records come again.
     """
     parked = ParkedRecords(run, parking, label=label, command=command, subject_of=subject_of)
 
@@ -183,6 +195,8 @@ def drain_feed(
             done += 1
             run.ctx.progress(done, None, f"{label} {subject}")
     finally:
+        if before_save is not None:
+            before_save()
         cursor.save()
 
 
@@ -246,13 +260,17 @@ def drain_feed_into_batch(
     handle: Callable[[CommitBuffer, T, Fetched[T]], None],
     subject_of: Callable[[Fetched[T]], str],
     parking: Parking[T],
+    on_commit: Callable[[list[BatchObject]], None] | None = None,
 ) -> None:
     """:func:`drain_feed` on the run's new batch, declaring what ``handle`` buffers.
 
     The buffer is flushed whatever ends the loop (also a stop request or an outage),
-    so every change already made in Omnitron is declared before the batch finishes.
+    so every change already made in Omnitron is declared before the batch finishes,
+    and before the cursor moves past its records: when that last commit fails, the
+    cursor stays, and the next run reads those records again (every handler is
+    idempotent) instead of leaving their changes undeclared for good.
     """
-    objects = CommitBuffer(run.open_batch())
+    objects = CommitBuffer(run.open_batch(), on_commit)
     try:
         drain_feed(
             run,
@@ -262,6 +280,7 @@ def drain_feed_into_batch(
             handle=lambda item, fetched: handle(objects, item, fetched),
             subject_of=subject_of,
             parking=parking,
+            before_save=objects.flush,
         )
     finally:
         objects.flush()

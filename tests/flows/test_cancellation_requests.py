@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 
 from service.flows.context import FlowEvent, RunContext
 from service.store import ErrorQuery
@@ -196,44 +195,81 @@ class Crash(BaseException):
     """Stands in for the process being killed."""
 
 
-def test_a_request_created_before_a_crash_is_linked_not_posted_again(
+LOOKUP = "GET /api/v1/channel/{id}/cancellation_requests/"
+
+
+def lookups(env: FlowEnv) -> int:
+    """Look-ups of cancellation requests by remote id (orphan checks)."""
+    stats = env.omnitron.control.get("stats").json()
+    return int(stats["by_route"].get(LOOKUP, 0))
+
+
+def declared(api: OmnitronApi, remote_id: int | str) -> list[int]:
+    """Object ids of the integration actions declaring this channel request."""
+    actions = api.all_pages(
+        api.ch("integration_actions/"),
+        {"content_type_name": "cancellationrequest", "remote_id__exact": str(remote_id)},
+    )
+    return [int(action["object_id"]) for action in actions]
+
+
+def test_after_a_completed_run_new_requests_are_posted_without_a_lookup(
+    synced: FlowEnv, api: OmnitronApi
+) -> None:
+    first_id, second_id = order_ids(synced)[:2]
+    ask_to_cancel(synced, first_id)
+    assert synced.service.fetch_and_create_cancellation_requests().created == 1
+    asked = ask_to_cancel(synced, second_id)
+    synced.omnitron.control.post("stats/reset")
+
+    again = synced.service.fetch_and_create_cancellation_requests()
+
+    assert (again.outcome, again.created) == ("completed", 1), again
+    assert (posts(synced), lookups(synced)) == (1, 0)
+    assert declared(api, asked["id"]) == [omnitron_request(api, asked["id"])["pk"]]
+
+
+def test_requests_posted_before_a_crash_are_linked_not_posted_again(
     make_env: Callable[..., FlowEnv],
 ) -> None:
-    env = make_env(orders=2, client={"max_attempts": 2, "deadline": 2, "base_delay": 0.05})
-    assert env.service.fetch_and_create_order(is_success_log=False).created == 2
+    env = make_env(orders=4, client={"max_attempts": 2, "deadline": 2, "base_delay": 0.05})
+    assert env.service.fetch_and_create_order(is_success_log=False).created == 4
     cfg = env.omnitron.config
     api = OmnitronApi(env.omnitron.base_url, cfg.username, cfg.password, cfg.channel_id)
-    (order_id,) = order_ids(env)[:1]
-    asked = ask_to_cancel(env, order_id)
-    # Omnitron answered the POST, then the process died before the commit declared it:
-    # Omnitron refuses everything from then on, so the run's last flush cannot declare
-    # it either (a SIGKILL would not even try).
+    first_id, *later_ids = order_ids(env)[:4]
+    ask_to_cancel(env, first_id)
+    # A completed run: from now on only requests posted and not declared are looked up.
+    assert env.service.fetch_and_create_cancellation_requests().created == 1
+    asked = [ask_to_cancel(env, order_id) for order_id in later_ids]
+    # Omnitron answered the third POST, then the run broke off as a killed process
+    # would, and Omnitron refuses everything from then on: two requests wait in the
+    # commit buffer, the third was not even buffered, and the last flush fails — so
+    # the feed's cursor must not move past any of them.
+    posted: list[FlowEvent] = []
 
-    def die_after_post(event: FlowEvent) -> None:
+    def die_after_third_post(event: FlowEvent) -> None:
         if event.kind == "cancellation_request.posted":
-            env.omnitron.control.patch("faults", json={"error_rate": 1.0}).raise_for_status()
-            raise Crash
+            posted.append(event)
+            if len(posted) == 3:
+                env.omnitron.control.patch("faults", json={"error_rate": 1.0}).raise_for_status()
+                raise Crash
 
-    with pytest.raises(Crash):
-        env.service.fetch_and_create_cancellation_requests(ctx=RunContext(on_event=die_after_post))
-    env.omnitron.control.patch("faults", json={"error_rate": 0.0}).raise_for_status()
-    undeclared = api.all_pages(
-        api.ch("integration_actions/"),
-        {"content_type_name": "cancellationrequest", "remote_id__exact": str(asked["id"])},
+    # The flush's refusal replaces the crash, so the run is recorded as failed.
+    crashed = env.service.fetch_and_create_cancellation_requests(
+        ctx=RunContext(on_event=die_after_third_post)
     )
-    assert undeclared == []  # posted but never declared: an orphan
+    assert crashed.outcome == "failed", crashed
+    env.omnitron.control.patch("faults", json={"error_rate": 0.0}).raise_for_status()
+    assert [declared(api, request["id"]) for request in asked] == [[], [], []]  # orphans
     env.omnitron.control.post("stats/reset")
 
     rerun = env.service.fetch_and_create_cancellation_requests()
 
-    assert (rerun.outcome, rerun.created) == ("completed", 1), rerun
+    assert (rerun.outcome, rerun.created) == ("completed", 3), rerun
     assert posts(env) == 0
-    row = omnitron_request(api, asked["id"])  # exactly one, else `one` raises
-    actions = api.all_pages(
-        api.ch("integration_actions/"),
-        {"content_type_name": "cancellationrequest", "remote_id__exact": str(asked["id"])},
-    )
-    assert [int(a["object_id"]) for a in actions] == [row["pk"]]
+    for request in asked:
+        row = omnitron_request(api, request["id"])  # exactly one, else `one` raises
+        assert declared(api, request["id"]) == [row["pk"]]
     api.close()
 
 
