@@ -7,8 +7,8 @@ window is handed out, the product pks of all its SKUs and the order integration
 actions of all its orders are fetched in bulk (an order already linked costs no
 request of its own). The worker that finishes a window's last order commits the
 objects of the whole window on the batch in one PATCH; a batch request holds at most
-``MAX_BATCH_OBJECTS`` objects, then the next window opens a new one, so no answer
-grows with the run.
+``options.max_batch_objects`` objects, then the next window opens a new one, so no
+answer grows with the run.
 
 Orders parked by earlier runs (they failed on the Omnitron side: unknown city,
 unmapped SKU, ..., or Omnitron kept failing their calls while it answered others)
@@ -48,9 +48,6 @@ from service.store import ParkedItem
 # Orders read ahead of the workers: their SKUs and links are looked up in bulk, and
 # their objects committed in one PATCH.
 MIN_WINDOW = 25
-# Objects one batch request carries at most. Omnitron answers every commit with all
-# the objects its batch holds: bounding the batch bounds every answer of the run.
-MAX_BATCH_OBJECTS = 2000
 # Channel ids of the stream remembered as settled in this run: a feed lists an order
 # again near where it first did (the cursor's overlap), not a whole run later.
 HANDLED_MEMORY = 10_000
@@ -61,23 +58,39 @@ class _Status(Enum):
     NOT_STARTED = "not_started"  # stopped (cancel, crash) before it began
 
 
+Objects = tuple[BatchObject, ...]
+
+
 class _Committer:
-    """Commits windows of objects on the run's batch; a full batch is finished and
-    the next commit opens another. Commits are sent one at a time."""
+    """Commits windows of orders on the run's batch; a full batch is finished and the
+    next commit opens another. Commits are sent one at a time.
+
+    An order's objects (the order and its items) stay together on one batch, and a
+    batch never holds more than ``max_batch_objects`` unless one order alone does.
+    """
 
     def __init__(self, run: FlowRun) -> None:
         self._run = run
         self._lock = threading.Lock()
         self._batch = run.open_batch()
 
-    def commit(self, objects: list[BatchObject]) -> None:
-        """Declare ``objects`` on the current batch, rolling over to a new one when full."""
+    def commit(self, orders: list[Objects]) -> None:
+        """Declare each order's objects, in as few PATCHes as the batch size allows."""
+        limit = self._run.options.max_batch_objects
         with self._lock:
-            held = self._batch.object_count
-            if held and held + len(objects) > MAX_BATCH_OBJECTS:
-                self._batch.done()
-                self._batch = self._run.open_batch()
-            self._batch.commit(objects)
+            pending = list(orders)
+            while pending:
+                room = limit - self._batch.object_count
+                part: list[BatchObject] = []
+                while pending and (not part or len(part) + len(pending[0]) <= room):
+                    if len(pending[0]) > room and self._batch.object_count:
+                        break  # it fits only on a new batch
+                    part.extend(pending.pop(0))
+                if part:
+                    self._batch.commit(part)
+                if pending:
+                    self._batch.done()
+                    self._batch = self._run.open_batch()
 
     def done(self) -> None:
         """Finish the current batch (earlier ones were finished when they filled up)."""
@@ -92,25 +105,24 @@ class _Window:
         self._left = size
         self._committer = committer
         self._lock = threading.Lock()
-        self._objects: list[BatchObject] = []
+        self._orders: list[Objects] = []
         self._after: list[Callable[[], None]] = []
         self.settled = size == 0
 
-    def finish(
-        self, objects: tuple[BatchObject, ...] = (), after: Callable[[], None] | None = None
-    ) -> None:
+    def finish(self, objects: Objects = (), after: Callable[[], None] | None = None) -> None:
         """One order of the window is over; ``after`` runs once its objects are committed."""
         with self._lock:
-            self._objects.extend(objects)
+            if objects:
+                self._orders.append(objects)
             if after is not None:
                 self._after.append(after)
             self._left -= 1
             if self._left > 0:
                 return
-            objects_, after_ = self._objects, self._after
-            self._objects, self._after = [], []
-        if objects_:
-            self._committer.commit(objects_)
+            orders, after_ = self._orders, self._after
+            self._orders, self._after = [], []
+        if orders:
+            self._committer.commit(orders)
         for hook in after_:
             hook()
         self.settled = True

@@ -63,6 +63,10 @@ class FlowOptions(BaseModel):
     is_sync: bool = True
     add_order_items: bool = False
     workers: int = Field(12, ge=1, le=32)
+    # Objects one batch request of fetch-orders carries at most; the next window opens
+    # another. Omnitron answers every commit with all the objects its batch holds, so
+    # this bounds every answer of a run however long it is.
+    max_batch_objects: int = Field(2000, ge=10)
     # While another live run holds a lease this run needs: 0 gives up at once
     # (LeaseBusy), N waits up to N seconds, None waits until it frees or is cancelled.
     lease_wait_s: float | None = Field(0.0, ge=0)
