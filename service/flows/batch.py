@@ -210,8 +210,8 @@ class BatchSession:
             return
         with self._send:
             previous = self.batch.status
-            head = self._omnitron.commit_batch(
-                self.batch.pk, new, content_type=self._flow.content_type
+            head = self._omnitron.move_batch(
+                self.batch.pk, BatchStatus.COMMIT, objects=new, content_type=self._flow.content_type
             )
             with self._state:
                 for obj in new:
@@ -291,7 +291,7 @@ class BatchSession:
             # The content type is first sent at commit; a batch that ends without
             # declaring anything is named when it finishes, so every batch has one.
             named = final and not self.batch.content_type
-            batch = self._omnitron.update_batch_request(
+            batch = self._omnitron.move_batch(
                 self.batch.pk,
                 status,
                 objects=self.objects if final else None,

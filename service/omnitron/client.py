@@ -217,16 +217,27 @@ class OmnitronClient(OmnitronSession):
             remote_batch_id=remote_batch_id,
         )
 
-    def commit_batch(
-        self, pk: int, objects: Sequence[BatchObject], *, content_type: str | None = None
+    def move_batch(
+        self,
+        pk: int,
+        status: BatchStatus,
+        *,
+        objects: Sequence[BatchObject] | None = None,
+        content_type: str | None = None,
+        remote_batch_id: str | None = None,
     ) -> BatchRequestHead:
-        """Declare more objects on a batch (``commit``, repeatable).
+        """:meth:`update_batch_request`, reading only the batch's head from the answer.
 
-        Only the batch's head is read from the answer: it lists every object the batch
-        holds, and the caller keeps its own list of what it declared.
+        The answer lists every object the batch holds; a caller that keeps its own
+        list of what it declared (a run's batch session) neither parses nor keeps it.
         """
         return self._patch_batch(
-            BatchRequestHead, pk, BatchStatus.COMMIT, objects=objects, content_type=content_type
+            BatchRequestHead,
+            pk,
+            status,
+            objects=objects,
+            content_type=content_type,
+            remote_batch_id=remote_batch_id,
         )
 
     def _patch_batch(

@@ -8,6 +8,7 @@ once per run, so the operator sees which mapping to make, and fails this order.
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from service.causes import Cause
@@ -16,10 +17,10 @@ from service.flows.orders.errors import OrderRejected
 from service.flows.orders.lookups import Memo, OrderLookups
 from service.omnitron.client import OmnitronClient
 from service.omnitron.errors import OmnitronBadRequest, OmnitronNotFound
-from service.omnitron.models import Address, AddressCreate, Customer, LocationKind
+from service.omnitron.models import AddressCreate, Customer, LocationKind
 
 # Addresses remembered per run: repeat buyers come back within days, not a run apart.
-RECENT_ADDRESSES = 10_000
+RECENT_ADDRESSES = 2_000
 
 
 class AddressBook:
@@ -32,13 +33,16 @@ class AddressBook:
 
     def get_or_create(
         self, number: str, role: str, address: ChannelAddress, customer: Customer
-    ) -> Address:
-        """The Omnitron address for the order's ``role`` ("shipping"/"billing") address."""
+    ) -> int:
+        """The pk of the Omnitron address for the order's ``role`` ("shipping"/"billing")."""
         body = self.build(number, role, address, customer)
-        key = json.dumps(body.to_json(), sort_keys=True, ensure_ascii=False)
+        # A digest of the body, and only the pk, are remembered: a long run's memo
+        # stays small.
+        text = json.dumps(body.to_json(), sort_keys=True, ensure_ascii=False)
+        key = hashlib.blake2b(text.encode(), digest_size=16).digest()
         try:
             # Omnitron deduplicates by content hash; the client reuses the existing one.
-            return self._posted.get(key, lambda: self._omnitron.create_address(body))
+            return self._posted.get(key, lambda: self._omnitron.create_address(body).pk)
         except (OmnitronBadRequest, OmnitronNotFound) as exc:
             raise OrderRejected(
                 f"order {number}: Omnitron refused the {role} address: {exc}",

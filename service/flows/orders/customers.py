@@ -18,7 +18,7 @@ UPDATABLE = ("first_name", "last_name", "email", "phone_number")
 
 # Customers remembered per run, most recent first: enough for repeat buyers, bounded
 # so that a long run's memory stays flat.
-RECENT_CUSTOMERS = 10_000
+RECENT_CUSTOMERS = 2_000
 
 
 class CustomerBook:
