@@ -443,3 +443,44 @@ class LazyBatch:
     def outcome(self) -> BatchOutcome | None:
         """The batch for the run's result, ``None`` when the run never opened one."""
         return None if self._session is None else self._session.outcome()
+
+
+class RollingBatch:
+    """The run's batch for flows that only declare objects: full ones are finished and
+    the next commit opens another.
+
+    Omnitron answers every commit with all the objects its batch holds, so a bound on
+    the batch bounds every answer, however long the run. The objects of one group (an
+    order and its items) stay together on one batch, and a batch never holds more than
+    ``limit`` objects unless one group alone does. Commits are sent one at a time;
+    thread-safe.
+    """
+
+    def __init__(self, opener: Callable[[], LazyBatch], limit: int) -> None:
+        """``opener`` gives the run a new lazily created batch (``FlowRun.open_batch``)."""
+        self._opener = opener
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._batch = opener()
+
+    def commit(self, groups: Sequence[Sequence[BatchObject]]) -> None:
+        """Declare each group's objects, in as few PATCHes as the batch size allows."""
+        with self._lock:
+            pending = [list(group) for group in groups if group]
+            while pending:
+                room = self._limit - self._batch.object_count
+                part: list[BatchObject] = []
+                while pending and (not part or len(part) + len(pending[0]) <= room):
+                    if len(pending[0]) > room and self._batch.object_count:
+                        break  # it fits only on a new batch
+                    part.extend(pending.pop(0))
+                if part:
+                    self._batch.commit(part)
+                if pending:
+                    self._batch.done()
+                    self._batch = self._opener()
+
+    def done(self) -> None:
+        """Finish the current batch (earlier ones were finished when they filled up)."""
+        with self._lock:
+            self._batch.done()

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from service.channel.adapter import Fetched
-from service.flows.batch import Batch
+from service.flows.batch import RollingBatch
 from service.flows.parking import NotInOmnitronYet, ParkedRecords, Parking, retry_only
 from service.flows.run import FlowRun
 from service.omnitron.errors import (
@@ -80,17 +80,17 @@ def _as_time(value: Any) -> datetime | None:
 
 
 class CommitBuffer:
-    """Objects waiting to be declared on the run's batch, committed in chunks.
+    """Objects waiting to be declared on the run's batches, committed in chunks.
 
     ``on_commit`` is told which objects each commit declared, once it went through.
     """
 
     def __init__(
         self,
-        session: Batch,
+        batches: RollingBatch,
         on_commit: Callable[[list[BatchObject]], None] | None = None,
     ) -> None:
-        self._session = session
+        self._batches = batches
         self._on_commit = on_commit
         self._pending: list[BatchObject] = []
 
@@ -104,7 +104,7 @@ class CommitBuffer:
         """Commit everything queued."""
         if self._pending:
             pending, self._pending = self._pending, []
-            self._session.commit(pending)
+            self._batches.commit([(obj,) for obj in pending])
             if self._on_commit is not None:
                 self._on_commit(pending)
 
@@ -270,7 +270,7 @@ def drain_feed_into_batch(
     cursor stays, and the next run reads those records again (every handler is
     idempotent) instead of leaving their changes undeclared for good.
     """
-    objects = CommitBuffer(run.open_batch(), on_commit)
+    objects = CommitBuffer(run.rolling_batch(), on_commit)
     try:
         drain_feed(
             run,

@@ -36,6 +36,7 @@ from pydantic import ValidationError
 from service.causes import Cause
 from service.channel.adapter import Fetched
 from service.channel.models import ChannelOrder
+from service.flows.batch import RollingBatch
 from service.flows.orders.create_order import OrderCreator, Outcome
 from service.flows.orders.errors import OrderRejected
 from service.flows.orders.lookups import OrderLookups
@@ -58,58 +59,20 @@ class _Status(Enum):
     NOT_STARTED = "not_started"  # stopped (cancel, crash) before it began
 
 
-Objects = tuple[BatchObject, ...]
-
-
-class _Committer:
-    """Commits windows of orders on the run's batch; a full batch is finished and the
-    next commit opens another. Commits are sent one at a time.
-
-    An order's objects (the order and its items) stay together on one batch, and a
-    batch never holds more than ``max_batch_objects`` unless one order alone does.
-    """
-
-    def __init__(self, run: FlowRun) -> None:
-        self._run = run
-        self._lock = threading.Lock()
-        self._batch = run.open_batch()
-
-    def commit(self, orders: list[Objects]) -> None:
-        """Declare each order's objects, in as few PATCHes as the batch size allows."""
-        limit = self._run.options.max_batch_objects
-        with self._lock:
-            pending = list(orders)
-            while pending:
-                room = limit - self._batch.object_count
-                part: list[BatchObject] = []
-                while pending and (not part or len(part) + len(pending[0]) <= room):
-                    if len(pending[0]) > room and self._batch.object_count:
-                        break  # it fits only on a new batch
-                    part.extend(pending.pop(0))
-                if part:
-                    self._batch.commit(part)
-                if pending:
-                    self._batch.done()
-                    self._batch = self._run.open_batch()
-
-    def done(self) -> None:
-        """Finish the current batch (earlier ones were finished when they filled up)."""
-        with self._lock:
-            self._batch.done()
-
-
 class _Window:
     """Orders handed out together: the last of them to finish commits them all."""
 
-    def __init__(self, size: int, committer: _Committer) -> None:
+    def __init__(self, size: int, committer: RollingBatch) -> None:
         self._left = size
         self._committer = committer
         self._lock = threading.Lock()
-        self._orders: list[Objects] = []
+        self._orders: list[tuple[BatchObject, ...]] = []
         self._after: list[Callable[[], None]] = []
         self.settled = size == 0
 
-    def finish(self, objects: Objects = (), after: Callable[[], None] | None = None) -> None:
+    def finish(
+        self, objects: tuple[BatchObject, ...] = (), after: Callable[[], None] | None = None
+    ) -> None:
         """One order of the window is over; ``after`` runs once its objects are committed."""
         with self._lock:
             if objects:
@@ -139,7 +102,7 @@ class _Slot:
 
 def fetch_orders(run: FlowRun) -> None:
     """Bring new channel orders into Omnitron on the run's batch requests, finished ``done``."""
-    committer = _Committer(run)
+    committer = run.rolling_batch()
     lookups = OrderLookups(run.omnitron, run.channel_info, aliases=run.store)
     with _Pipeline(run, OrderCreator(run, lookups), lookups, committer) as pipeline:
         pipeline.retry_parked()
@@ -153,7 +116,7 @@ def retry_orders(run: FlowRun, orders: list[ChannelOrder]) -> None:
     The same per-order path as a normal run: a parked order that goes in is unparked,
     and every order that goes in resolves its failure reports. The feed is not read.
     """
-    committer = _Committer(run)
+    committer = run.rolling_batch()
     lookups = OrderLookups(run.omnitron, run.channel_info, aliases=run.store)
     with _Pipeline(run, OrderCreator(run, lookups), lookups, committer) as pipeline:
         pipeline.retry(orders)
@@ -164,7 +127,7 @@ class _Pipeline:
     """Streams orders to the worker pool and keeps the cursor behind finished work."""
 
     def __init__(
-        self, run: FlowRun, creator: OrderCreator, lookups: OrderLookups, committer: _Committer
+        self, run: FlowRun, creator: OrderCreator, lookups: OrderLookups, committer: RollingBatch
     ) -> None:
         self._run = run
         self._flow = run.flow.value

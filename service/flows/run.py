@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.channel.adapter import ChannelAdapter, ChannelError
-from service.flows.batch import BatchSession, LazyBatch, mirror_of, outcome_of
+from service.flows.batch import BatchSession, LazyBatch, RollingBatch, mirror_of, outcome_of
 from service.flows.context import FlowCancelled, RunContext
 from service.flows.lease import (
     LEASE_TTL_S,
@@ -112,6 +112,11 @@ class FlowRun:
         self.batches.append(batch)
         self.reporter.open_batch_on_write(batch.session)
         return batch
+
+    def rolling_batch(self) -> RollingBatch:
+        """This run's batches for a flow that only declares objects: a new batch request
+        once one holds ``options.max_batch_objects``."""
+        return RollingBatch(self.open_batch, self.options.max_batch_objects)
 
 
 FlowBody = Callable[[FlowRun], None]
