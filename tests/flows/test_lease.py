@@ -342,9 +342,7 @@ def test_a_run_that_does_not_return_is_recorded_interrupted_with_its_counts(
     store = env.store
 
     with pytest.raises(Crash):
-        env.service.run(
-            Flow.FETCH_ORDERS, ctx=RunContext(on_event=At("order.committed", 2, crash))
-        )
+        env.service.run(Flow.FETCH_ORDERS, ctx=RunContext(on_event=At("order.committed", 2, crash)))
 
     (run,) = store.list_runs()
     assert run.outcome == "interrupted"
