@@ -359,7 +359,13 @@ def _bench(setup: Setup) -> Iterator[Bench]:
             )
         )
         adapter = MarketplaceAdapter(
-            MarketplaceSettings(base_url=setup.marketplace_url, api_key=SecretStr("sandbox-key"))
+            MarketplaceSettings(
+                base_url=setup.marketplace_url,
+                api_key=SecretStr("sandbox-key"),
+                # One listing stops at 1,000 pages (50,000 orders) by design, and the
+                # next run goes on; a longer benchmark reads its orders in one run.
+                max_pages=max(1000, setup.items // 50 + 10),
+            )
         )
         service = OrderService(client, adapter, store, profile="bench", workers=setup.workers)
         try:
