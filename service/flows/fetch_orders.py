@@ -62,9 +62,9 @@ class _Status(Enum):
 class _Window:
     """Orders handed out together: the last of them to finish commits them all."""
 
-    def __init__(self, size: int, committer: RollingBatch) -> None:
+    def __init__(self, size: int, batches: RollingBatch) -> None:
         self._left = size
-        self._committer = committer
+        self._batches = batches
         self._lock = threading.Lock()
         self._orders: list[tuple[BatchObject, ...]] = []
         self._after: list[Callable[[], None]] = []
@@ -85,7 +85,7 @@ class _Window:
             orders, after_ = self._orders, self._after
             self._orders, self._after = [], []
         if orders:
-            self._committer.commit(orders)
+            self._batches.commit(orders)
         for hook in after_:
             hook()
         self.settled = True
@@ -102,12 +102,12 @@ class _Slot:
 
 def fetch_orders(run: FlowRun) -> None:
     """Bring new channel orders into Omnitron on the run's batch requests, finished ``done``."""
-    committer = run.rolling_batch()
+    batches = run.rolling_batch()
     lookups = OrderLookups(run.omnitron, run.channel_info, aliases=run.store)
-    with _Pipeline(run, OrderCreator(run, lookups), lookups, committer) as pipeline:
+    with _Pipeline(run, OrderCreator(run, lookups), lookups, batches) as pipeline:
         pipeline.retry_parked()
         pipeline.fetch_new()
-    committer.done()
+    batches.done()
 
 
 def retry_orders(run: FlowRun, orders: list[ChannelOrder]) -> None:
@@ -116,24 +116,24 @@ def retry_orders(run: FlowRun, orders: list[ChannelOrder]) -> None:
     The same per-order path as a normal run: a parked order that goes in is unparked,
     and every order that goes in resolves its failure reports. The feed is not read.
     """
-    committer = run.rolling_batch()
+    batches = run.rolling_batch()
     lookups = OrderLookups(run.omnitron, run.channel_info, aliases=run.store)
-    with _Pipeline(run, OrderCreator(run, lookups), lookups, committer) as pipeline:
+    with _Pipeline(run, OrderCreator(run, lookups), lookups, batches) as pipeline:
         pipeline.retry(orders)
-    committer.done()
+    batches.done()
 
 
 class _Pipeline:
     """Streams orders to the worker pool and keeps the cursor behind finished work."""
 
     def __init__(
-        self, run: FlowRun, creator: OrderCreator, lookups: OrderLookups, committer: RollingBatch
+        self, run: FlowRun, creator: OrderCreator, lookups: OrderLookups, batches: RollingBatch
     ) -> None:
         self._run = run
         self._flow = run.flow.value
         self._creator = creator
         self._lookups = lookups
-        self._committer = committer
+        self._batches = batches
         workers = run.options.workers
         self._bound = 2 * workers
         self._window = max(MIN_WINDOW, 4 * workers)
@@ -187,7 +187,7 @@ class _Pipeline:
         for start in range(0, len(orders), self._window):
             part = orders[start : start + self._window]
             actions = self._look_ahead(part)
-            window = _Window(len(part), self._committer)
+            window = _Window(len(part), self._batches)
             for order in part:
                 self._handled.add(order.remote_id, keep=True)
                 task = self._order_task(order, None, actions.get(order.remote_id), window)
@@ -221,7 +221,7 @@ class _Pipeline:
 
     def _hand_out(self, fetched_window: list[Fetched[ChannelOrder]]) -> None:
         actions = self._look_ahead([f.item for f in fetched_window if f.item is not None])
-        window = _Window(len(fetched_window), self._committer)
+        window = _Window(len(fetched_window), self._batches)
         for fetched in fetched_window:
             if self._run.ctx.cancel.cancelled:
                 # The rest of the window never starts: the cursor stays before it.
