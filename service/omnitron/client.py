@@ -132,18 +132,18 @@ class OmnitronClient(OmnitronSession):
     def content_type(self, model: str) -> ContentType:
         """The content type of ``model`` (e.g. ``"order"``); cached per client."""
         key = model.lower()
+        # Held across the look-up: workers reporting at once ask Omnitron once.
         with self._cache_lock:
             cached = self._content_types.get(key)
-        if cached is not None:
-            return cached
-        found = self._exactly_one(
-            ContentType, "content_types/", {"model": key}, lambda c: c.model.lower() == key
-        )
-        if found is None:
-            raise OmnitronNotFound(f"Omnitron has no content type {model!r}.")
-        with self._cache_lock:
+            if cached is not None:
+                return cached
+            found = self._exactly_one(
+                ContentType, "content_types/", {"model": key}, lambda c: c.model.lower() == key
+            )
+            if found is None:
+                raise OmnitronNotFound(f"Omnitron has no content type {model!r}.")
             self._content_types[key] = found
-        return found
+            return found
 
     # -- batch requests ----------------------------------------------------------------
 
