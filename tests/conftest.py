@@ -12,6 +12,7 @@ import pytest
 from service.sandbox.marketplace import MarketplaceSimConfig, MarketplaceSimulator
 from service.sandbox.omnitron import OmnitronSimConfig, OmnitronSimulator
 from service.sandbox.server import ServedApp
+from tests.sandbox.omnitron_api import OmnitronApi
 
 
 @dataclass
@@ -71,6 +72,19 @@ def start_omnitron() -> Iterator[Callable[..., RunningOmnitron]]:
 def omnitron(start_omnitron: Callable[..., RunningOmnitron]) -> RunningOmnitron:
     """A fresh Omnitron simulator with default settings (user/password ``sandbox``)."""
     return start_omnitron()
+
+
+@pytest.fixture
+def api(omnitron: RunningOmnitron) -> Iterator[OmnitronApi]:
+    """A client logged in to the default simulator as ``sandbox``."""
+    client = OmnitronApi(
+        omnitron.base_url,
+        omnitron.config.username,
+        omnitron.config.password,
+        omnitron.config.channel_id,
+    )
+    yield client
+    client.close()
 
 
 @pytest.fixture

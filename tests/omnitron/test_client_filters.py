@@ -9,7 +9,7 @@ ignores them) still find the right row, and only it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,18 +63,6 @@ class World:
     address: dict[str, Any]
     products: list[tuple[str, int]]
     batches: tuple[dict[str, Any], dict[str, Any]]
-
-
-@pytest.fixture
-def api(omnitron: RunningOmnitron) -> Iterator[OmnitronApi]:
-    client = OmnitronApi(
-        omnitron.base_url,
-        omnitron.config.username,
-        omnitron.config.password,
-        omnitron.config.channel_id,
-    )
-    yield client
-    client.close()
 
 
 @pytest.fixture
