@@ -1,4 +1,4 @@
-"""One batch request per run, always brought to an end.
+"""A run's batch requests, always brought to an end.
 
 A :class:`BatchSession` opens a batch request of a content type, declares objects on
 it (``commit``, repeatable), and finishes it ``done`` or ``fail``. Whatever happens in
@@ -8,7 +8,9 @@ the flow, the runner calls :meth:`BatchSession.close`, so no batch is left
 
 Every status the session sees is mirrored to the local store, which appends one
 ``batch_events`` row per transition. A run's own batch is a :class:`LazyBatch`:
-created on first need, so a run with nothing to do leaves no batch behind.
+created on first need, so a run with nothing to do leaves no batch behind. Flows that
+only declare objects commit through a :class:`RollingBatch`, which goes on in a new
+batch request once one is full, so no answer grows with the run (§7).
 """
 
 from __future__ import annotations

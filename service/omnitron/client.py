@@ -726,8 +726,8 @@ class OmnitronClient(OmnitronSession):
 
         The POST is not repeated blindly: when its outcome is unknown (5xx, timeout,
         dropped connection) the order is looked up by number; the order that landed
-        is returned, and only an order that did not land is sent again. (Checking
-        that the number is new *before* creating is the flow's job.)
+        is returned, and only an order that did not land is sent again. (What a
+        refused create means — a number already taken — is the flow's to find out.)
         """
         number = order.order.number
         return self.write_checked(
