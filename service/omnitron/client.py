@@ -348,19 +348,26 @@ class OmnitronClient(OmnitronSession):
 
         SKUs without a product integration action are absent from the result.
         """
-        wanted = _unique(str(s) for s in skus)
         found: dict[str, int] = {}
+        for action in self._actions_by_remote_id("product", skus):
+            found.setdefault(action.remote_id or "", action.object_id)
+        return found
+
+    def _actions_by_remote_id(
+        self, content_type_name: str, remote_ids: Iterable[str]
+    ) -> Iterator[IntegrationAction]:
+        """The channel's actions of one content type for these channel ids (``remote_id__in``
+        in chunks of 50, as the reference asks), each row checked against what was asked."""
+        wanted = _unique(str(r) for r in remote_ids)
         for chunk in _chunks(wanted, SKU_CHUNK):
             asked = set(chunk)
-            actions = checked(
-                self.find_integration_actions("product", remote_ids=chunk),
-                lambda a, asked=asked: a.content_type.model == "product" and a.remote_id in asked,
-                "GET integration_actions/ (product, remote_id__in)",
+            yield from checked(
+                self.find_integration_actions(content_type_name, remote_ids=chunk),
+                lambda a, asked=asked: (
+                    a.content_type.model == content_type_name and a.remote_id in asked
+                ),
+                f"GET integration_actions/ ({content_type_name}, remote_id__in)",
             )
-            for action in actions:
-                if action.remote_id is not None:
-                    found.setdefault(action.remote_id, action.object_id)
-        return found
 
     def create_integration_action(
         self,
@@ -703,22 +710,15 @@ class OmnitronClient(OmnitronSession):
     def order_actions(self, remote_ids: Iterable[str]) -> dict[str, IntegrationAction]:
         """The order integration actions of these channel order ids, by channel id.
 
-        Filter set (b) with ``remote_id__in`` in chunks of 50, as the reference maps
-        SKUs (docs/omnitron-api.md §9). Every row's content type and id is compared
-        with what was asked; the first row that does not match means a filter was
-        ignored, and the listing is not read further (it would be every action of the
-        channel). Channel ids without an action are absent, so a caller must still
-        survive an order that exists unlinked (creating it again is refused).
+        Filter set (a′): ``remote_id__in``, relied on as the reference maps SKUs
+        (docs/omnitron-api.md §9), so an answer holding a row not asked for raises
+        :class:`~service.omnitron.filtered.OmnitronFilterIgnored`. Channel ids without
+        an action are absent, so a caller must still survive an order that exists
+        unlinked (creating it again is refused).
         """
-        wanted = _unique(str(r) for r in remote_ids)
         found: dict[str, IntegrationAction] = {}
-        for chunk in _chunks(wanted, SKU_CHUNK):
-            asked = set(chunk)
-            for action in self.find_integration_actions("order", remote_ids=chunk):
-                if action.content_type.model != "order" or action.remote_id not in asked:
-                    log.warning("integration actions answered rows not asked for: filter ignored")
-                    break
-                found.setdefault(action.remote_id, action)
+        for action in self._actions_by_remote_id("order", remote_ids):
+            found.setdefault(action.remote_id or "", action)
         return found
 
     def create_order(self, order: OrderCreate) -> Order:

@@ -92,6 +92,7 @@ RELIED_ON: list[tuple[str, str, Lookup]] = [
     ),
     ("hash_data", "/addresses/", lambda c, w: c.find_address_by_hash(w.address["hash_data"])),
     ("remote_id__in", "/integration_actions/", lambda c, w: c.product_ids_for_skus(["X"])),
+    ("remote_id__in", "/integration_actions/", lambda c, w: c.order_actions(["X"])),
     (
         "remote_id__exact",
         "/integration_actions/",
@@ -115,7 +116,9 @@ RELIED_ON: list[tuple[str, str, Lookup]] = [
 
 
 @pytest.mark.parametrize(
-    ("dropped", "path", "lookup"), RELIED_ON, ids=[f"{p}{d}" for d, p, _ in RELIED_ON]
+    ("dropped", "path", "lookup"),
+    RELIED_ON,
+    ids=[f"{p}{d}-{n}" for n, (d, p, _) in enumerate(RELIED_ON)],
 )
 def test_a_lookup_whose_filter_is_ignored_fails_loudly_and_takes_no_row(
     omnitron: RunningOmnitron,
