@@ -390,6 +390,16 @@ def _not_store_errors(record: logging.LogRecord) -> bool:
 # -- run -----------------------------------------------------------------------------
 
 
+def _options(args: argparse.Namespace, profile: Profile, **flags: bool) -> FlowOptions:
+    """A run's options from the profile and the command line (``run`` and ``retry``)."""
+    return FlowOptions(
+        is_success_log=profile.is_success_log and not args.no_success_log,
+        workers=profile.workers,
+        lease_wait_s=None if args.wait else 0.0,
+        **flags,
+    )
+
+
 def _profile_for_run(args: argparse.Namespace, locations: Locations) -> Profile | None:
     """The profile to run on, its warnings said; ``None`` (and why, said) when unusable."""
     try:
@@ -411,12 +421,11 @@ def _run_flow(args: argparse.Namespace) -> int:
     if profile is None:
         return EXIT_USAGE
 
-    options = FlowOptions(
-        is_success_log=profile.is_success_log and not args.no_success_log,
+    options = _options(
+        args,
+        profile,
         is_sync=True if args.is_sync is None else args.is_sync,
         add_order_items=args.with_items,
-        workers=profile.workers,
-        lease_wait_s=None if args.wait else 0.0,
     )
     return _drive(
         args,
@@ -492,11 +501,7 @@ def _retry(args: argparse.Namespace) -> int:
     profile = _profile_for_run(args, locations)
     if profile is None:
         return EXIT_USAGE
-    options = FlowOptions(
-        is_success_log=profile.is_success_log and not args.no_success_log,
-        workers=profile.workers,
-        lease_wait_s=None if args.wait else 0.0,
-    )
+    options = _options(args, profile)
     return _drive(
         args,
         profile,
