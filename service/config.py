@@ -15,7 +15,7 @@ import tempfile
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import keyring
@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from service.flows.names import Flow
 from service.net.body import DEFAULT_MAX_RESPONSE_MB
 from service.omnitron.settings import OmnitronSettings
 
@@ -131,6 +132,16 @@ class Profile(BaseModel):
     channel: ChannelProfile = Field(default_factory=ChannelProfile)
     workers: int = Field(12, ge=1, le=16)
     is_success_log: bool = True
+    # Where the flows run: in the process that starts them, or on the Celery workers
+    # that listen on this profile's queue (docs/fleet.md).
+    runner: Literal["local", "workers"] = "local"
+    # The Redis the profile's workers share (broker, leases, live progress).
+    broker_url: str | None = None
+    # Minutes between runs that `main.py beat` sends to the workers, by flow name.
+    schedules: dict[str, int] = Field(default_factory=dict)
+    # Minutes between syncs of Omnitron's batch requests and error reports into the
+    # store (docs/fleet.md); 0 syncs only when asked.
+    mirror_minutes: int = Field(0, ge=0, le=24 * 60)
 
     @field_validator("name")
     @classmethod
@@ -158,10 +169,48 @@ class Profile(BaseModel):
             _refuse_plain_http(label, url, info)
         return value
 
+    @field_validator("broker_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not value.startswith(("redis://", "rediss://")):
+            raise ValueError("must be a redis:// or rediss:// URL")
+        if "@" in urlsplit(value).netloc:
+            raise ValueError(
+                f"{BROKER_URL_LABEL} holds a user name or password; remove them from the URL "
+                "and set the whole URL in the environment variable the profile names"
+            )
+        return value
+
+    @field_validator("schedules")
+    @classmethod
+    def _known_flows(cls, value: dict[str, int]) -> dict[str, int]:
+        known = {flow.value for flow in Flow}
+        for name, minutes in value.items():
+            if name not in known:
+                raise ValueError(f"{name!r} is not a flow; flows: {', '.join(sorted(known))}")
+            if not 1 <= minutes <= 24 * 60:
+                raise ValueError(f"{name}: minutes must be between 1 and 1440, not {minutes}")
+        return value
+
     @model_validator(mode="after")
     def _omnitron_unless_sandbox(self) -> Profile:
         if self.omnitron is None and not self.sandbox:
             raise ValueError("Omnitron settings are required unless sandbox = true")
+        return self
+
+    @model_validator(mode="after")
+    def _workers_need_a_broker(self) -> Profile:
+        if self.runner == "workers":
+            if self.sandbox:
+                raise ValueError(
+                    'runner = "workers" needs a profile of its own: the built-in sandbox '
+                    "runs inside the console"
+                )
+            if self.broker_url is None:
+                raise ValueError('runner = "workers" needs broker_url (a redis:// URL)')
         return self
 
 
@@ -231,6 +280,7 @@ def delete_profile(name: str, *, path: Path | None = None) -> None:
 # -- URLs: encrypted unless allowed, never with credentials -------------------------
 
 OMNITRON_URL_LABEL = "Omnitron URL"
+BROKER_URL_LABEL = "Broker URL"
 CHANNEL_URL_LABEL = "Channel base URL"
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 

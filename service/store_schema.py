@@ -288,11 +288,37 @@ def _v4_classify_causes(db: sqlite_utils.Database) -> None:
     db.conn.executemany("UPDATE error_reports SET cause = ?, cause_value = ? WHERE id = ?", updates)
 
 
+def _v5_fleet(db: sqlite_utils.Database) -> None:
+    """Runs on Celery workers, and what another deployment wrote to Omnitron.
+
+    - ``runs.task_id``: the Celery task a worker ran the run for; the console records a
+      worker's run under it, so a store both share holds it once.
+    - ``origin`` of batch requests and error reports: ``local`` when this store's runs
+      wrote them, ``remote`` when the mirror read them from Omnitron's listings.
+    - ``error_reports.remote_pk``: the report's id in Omnitron, once known (delivered
+      or mirrored), so the mirror never stores a report twice.
+    """
+    for statement in _V5_STATEMENTS:
+        db.execute(statement)
+
+
+_V5_STATEMENTS: tuple[str, ...] = (
+    "ALTER TABLE runs ADD COLUMN task_id TEXT",
+    "CREATE UNIQUE INDEX ux_runs_task_id ON runs (task_id) WHERE task_id IS NOT NULL",
+    "ALTER TABLE batch_requests ADD COLUMN origin TEXT NOT NULL DEFAULT 'local'",
+    "ALTER TABLE error_reports ADD COLUMN origin TEXT NOT NULL DEFAULT 'local'",
+    "ALTER TABLE error_reports ADD COLUMN remote_pk INTEGER",
+    "CREATE UNIQUE INDEX ux_error_reports_remote_pk ON error_reports (remote_pk) "
+    "WHERE remote_pk IS NOT NULL",
+)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_initial,
     _v2_integrity,
     _v3_operator_loop,
     _v4_classify_causes,
+    _v5_fleet,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

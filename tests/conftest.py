@@ -12,6 +12,7 @@ import pytest
 from service.sandbox.marketplace import MarketplaceSimConfig, MarketplaceSimulator
 from service.sandbox.omnitron import OmnitronSimConfig, OmnitronSimulator
 from service.sandbox.server import ServedApp
+from tests.fleet.redis_server import RedisServer
 from tests.sandbox.omnitron_api import OmnitronApi
 
 
@@ -110,3 +111,11 @@ def start_marketplace() -> Iterator[Callable[..., RunningMarketplace]]:
 def marketplace(start_marketplace: Callable[..., RunningMarketplace]) -> RunningMarketplace:
     """A fresh marketplace simulator with default settings."""
     return start_marketplace()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server of this test's own; fails (never skips) when there is none."""
+    server = RedisServer().start()
+    yield server
+    server.stop()

@@ -1,0 +1,1 @@
+"""Flows on Celery workers: the queue per profile, Redis leases, live progress, cancel."""
