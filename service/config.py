@@ -52,6 +52,7 @@ _SECRET_KEY_SUFFIXES: tuple[str, ...] = (
     "secret",
 )
 _TOP_LEVEL_KEYS = frozenset({"profiles"})
+_FLEET_DEFAULTS: dict[str, object] = {"runner": "local", "schedules": {}, "mirror_minutes": 0}
 
 
 class ProfileError(Exception):
@@ -258,6 +259,10 @@ def save_profile(profile: Profile, *, path: Path | None = None) -> None:
     if not profile.allow_insecure_http:
         # Written only when granted, so the file shows it as a deliberate choice.
         del table["allow_insecure_http"]
+    # A profile that runs in the console keeps its file as it was before workers existed.
+    for key, default in _FLEET_DEFAULTS.items():
+        if table.get(key) == default:
+            del table[key]
     _refuse_secrets(path, profile.name, table)
     document = _read_document(path)
     document.setdefault("profiles", {})[profile.name] = table

@@ -14,6 +14,8 @@ RunOutcome = Literal["running", "completed", "failed", "cancelled", "interrupted
 # "interrupted": the run's process died (or lost its lease) before it could record an
 # outcome; a later run found it and closed the record with the counts it had saved.
 FINAL_OUTCOMES: frozenset[str] = frozenset({"completed", "failed", "cancelled", "interrupted"})
+# Who wrote a batch request or error report: a run of this store, or another deployment.
+Origin = Literal["local", "remote"]
 FINAL_BATCH_STATUSES: frozenset[str] = frozenset({"done", "fail"})
 
 BATCH_ORDER_COLUMNS: frozenset[str] = frozenset(
@@ -86,6 +88,8 @@ class RunRecord(_Record):
     waiting: int = 0
     # The local_batch_id this run asked Omnitron to create (known before the answer).
     pending_batch_id: str | None = None
+    # The Celery task a worker ran this run for (None: run by this process or the CLI).
+    task_id: str | None = None
 
     @property
     def is_running(self) -> bool:
@@ -140,6 +144,8 @@ class BatchMirror(_Record):
     created_at: UtcTime | None = None
     updated_at: UtcTime | None = None
     last_transition_at: UtcTime | None = None
+    # "local": a run of this store opened it; "remote": read from Omnitron's listing.
+    origin: Origin = "local"
 
     @field_validator("status", "local_batch_id", mode="before")
     @classmethod
@@ -232,6 +238,10 @@ class NewErrorReport(_Record):
     # what was not found or refused (e.g. the city "Istambul"): one problem per pair.
     cause: str = ""
     cause_value: str = ""
+    # "local": written by a run of this store; "remote": read from Omnitron's listing.
+    origin: Origin = "local"
+    # The report's id in Omnitron, once known.
+    remote_pk: int | None = None
 
     @field_validator("object_id", mode="before")
     @classmethod

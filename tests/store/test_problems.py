@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from service.store import ErrorQuery, NewErrorReport, Store
-from service.store_schema import MIGRATIONS
+from service.store_schema import MIGRATIONS, _v4_classify_causes
+from tests.store.downgrade import UNDO_V5
 
 
 @pytest.fixture
@@ -139,8 +140,10 @@ def test_v4_classifies_reports_stored_before_causes(tmp_path: Path) -> None:
             ["order 32: product not found for SKU 'CD-BOT-0012'", sku],
         )
         ok = store.add_error_report(NewErrorReport(code="ok", is_ok=True, subject="33"))
-        # Back to the schema before v4: as a store written by the previous version.
-        store._db.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+        # Back to the schema before v4: as a store written by that version.
+        for statement in UNDO_V5:
+            store._db.execute(statement)
+        store._db.execute(f"PRAGMA user_version = {MIGRATIONS.index(_v4_classify_causes)}")
         store._db.execute("UPDATE error_reports SET cause = '', cause_value = ''")
     with Store(path) as store:
         assert (store.get_error_report(city).cause, store.get_error_report(city).cause_value) == (

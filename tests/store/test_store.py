@@ -22,6 +22,7 @@ from service.store import (
 )
 from service.store_errors import StoreError
 from service.store_schema import SCHEMA_VERSION
+from tests.store.downgrade import UNDO_V5
 
 
 @pytest.fixture
@@ -262,6 +263,7 @@ def test_old_reports_become_searchable_by_value_when_migrated(tmp_path: Path) ->
         store._db.execute("INSERT INTO error_reports_fts (error_reports_fts) VALUES ('rebuild')")
         store._db.execute("PRAGMA user_version = 2")
         for statement in (
+            *UNDO_V5,
             "DROP TRIGGER error_reports_ai",
             "DROP TRIGGER error_reports_ad",
             "DROP TRIGGER error_reports_au",

@@ -49,11 +49,11 @@ def _one_line(result: subprocess.CompletedProcess[str]) -> str:
 
 @pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Path]:
-    """A 512 KB tmpfs mounted at a fresh directory (root only; skipped elsewhere)."""
+    """A 1 MB tmpfs mounted at a fresh directory (root only; skipped elsewhere)."""
     mount_point = tmp_path / "tmpfs"
     mount_point.mkdir()
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=512k,mode=700", "tmpfs", str(mount_point)],
+        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=700", "tmpfs", str(mount_point)],
         capture_output=True,
         text=True,
     )
