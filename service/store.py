@@ -240,10 +240,14 @@ class Store:
         *,
         pid: int | None = None,
         host: str = "",
+        task_id: str | None = None,
     ) -> int:
         """Record that ``flow`` started with ``options`` in process ``pid`` on ``host``.
 
-        Returns the run id. The start is the run's first heartbeat.
+        ``task_id``: the Celery task a worker runs it for. It names the task's latest
+        run: a task run again (redelivered after its worker died) takes the id over
+        from its earlier run. Returns the run id. The start is the run's first
+        heartbeat.
         """
         now = iso(utc_now())
         row = {
@@ -255,8 +259,11 @@ class Store:
             "pid": pid,
             "host": host,
             "heartbeat_at": now,
+            "task_id": task_id,
         }
         with self._write() as db:
+            if task_id is not None:
+                db.execute("UPDATE runs SET task_id = NULL WHERE task_id = ?", [task_id])
             return int(db["runs"].insert(row).last_rowid)
 
     def finish_run(

@@ -82,6 +82,8 @@ class RunContext:
     # Set by the runner for the run's duration: every event also goes to the run's
     # persisted log, whoever listens to ``on_event``.
     log_sink: Callable[[FlowEvent], None] | None = None
+    # The Celery task this run is done for, on a worker; recorded as the run's task_id.
+    task_id: str | None = None
 
     def progress(self, done: int, total: int | None, current: str = "") -> None:
         """Report progress."""

@@ -203,7 +203,12 @@ def _execute_leased(
 ) -> FlowResult:
     started = time.monotonic()
     run_id = store.start_run(
-        flow.value, options.recorded(), profile, pid=lease.pid, host=lease.host
+        flow.value,
+        options.recorded(),
+        profile,
+        pid=lease.pid,
+        host=lease.host,
+        task_id=ctx.task_id,
     )
     log.attach(run_id)
     reporter = ErrorReporter(
