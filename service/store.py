@@ -491,21 +491,36 @@ class Store:
     ) -> int:
         """The run holding ``token`` is alive: refresh its leases and save its counts.
 
-        Returns how many leases ``token`` still holds (fewer than it took means
-        another process took some over).
+        Both in one transaction (:meth:`refresh_leases` and :meth:`beat_run`). Returns
+        how many leases ``token`` still holds (fewer than it took means another process
+        took some over).
         """
         now = iso(utc_now())
         with self._write() as db:
-            held = db.execute(
-                "UPDATE leases SET heartbeat_at = ?, run_id = ? WHERE token = ?",
-                [now, run_id, token],
-            ).rowcount
-            db.execute(
-                "UPDATE runs SET heartbeat_at = ?, created = ?, updated = ?, skipped = ?, "
-                "failed = ?, error_count = ?, waiting = ? WHERE id = ? AND outcome = 'running'",
-                [now, created, updated, skipped, failed, error_count, waiting, run_id],
-            )
-            return int(held)
+            held = _refresh_leases(db, token, run_id, now)
+            _beat_run(db, run_id, now, [created, updated, skipped, failed, error_count, waiting])
+            return held
+
+    def refresh_leases(self, token: str, *, run_id: int | None) -> int:
+        """Refresh the leases ``token`` holds, bound to run ``run_id``; how many it still holds."""
+        with self._write() as db:
+            return _refresh_leases(db, token, run_id, iso(utc_now()))
+
+    def beat_run(
+        self,
+        run_id: int,
+        *,
+        created: int = 0,
+        updated: int = 0,
+        skipped: int = 0,
+        failed: int = 0,
+        error_count: int = 0,
+        waiting: int = 0,
+    ) -> None:
+        """Run ``run_id`` is alive (its leases are kept elsewhere): save its counts."""
+        counts = [created, updated, skipped, failed, error_count, waiting]
+        with self._write() as db:
+            _beat_run(db, run_id, iso(utc_now()), counts)
 
     def release_leases(self, token: str, *, names: Sequence[str] | None = None) -> None:
         """Give back the leases ``token`` holds (only ``names`` when given)."""
@@ -1031,6 +1046,22 @@ class Store:
 
 
 # -- row → record -------------------------------------------------------------------
+
+
+def _refresh_leases(db: sqlite_utils.Database, token: str, run_id: int | None, now: str) -> int:
+    return int(
+        db.execute(
+            "UPDATE leases SET heartbeat_at = ?, run_id = ? WHERE token = ?", [now, run_id, token]
+        ).rowcount
+    )
+
+
+def _beat_run(db: sqlite_utils.Database, run_id: int, now: str, counts: list[int]) -> None:
+    db.execute(
+        "UPDATE runs SET heartbeat_at = ?, created = ?, updated = ?, skipped = ?, "
+        "failed = ?, error_count = ?, waiting = ? WHERE id = ? AND outcome = 'running'",
+        [now, *counts, run_id],
+    )
 
 
 def _run(row: dict[str, Any]) -> RunRecord:

@@ -2,15 +2,20 @@
 
 A run holds ``flow:<flow>`` and, when its flow commits objects, ``commit:<content
 type>`` (Omnitron lets one batch per content type be in ``commit`` at a time, so two
-flows committing ``order`` batches must not overlap). The leases are rows in the
-profile's store, taken in one ``BEGIN IMMEDIATE`` transaction, so two processes (the
-console and a CLI run, two terminals) cannot both get them.
+flows committing ``order`` batches must not overlap).
+
+Where the leases are kept is a :class:`LeaseBook`. By default they are rows in the
+profile's store (:class:`StoreLeaseBook`), taken in one ``BEGIN IMMEDIATE``
+transaction, so two processes (the console and a CLI run, two terminals) cannot both
+get them. A ``workers`` profile runs on several machines, each with its own store:
+its leases are kept in the fleet's Redis (:mod:`service.fleet.redis_leases`).
 
 A holder is alive while its heartbeat is younger than :data:`LEASE_TTL_S` and, on
 this host, its process exists. A heartbeat thread refreshes the leases and the run's
-row (with its running counts) every :data:`HEARTBEAT_S`; a lease whose holder is
-gone is taken over. The same test decides whether a run still ``running`` in the
-store is alive: a dead one is marked ``interrupted`` and its open batches recovered.
+row in the store (with its running counts) every :data:`HEARTBEAT_S`; a lease whose
+holder is gone is taken over. The same test decides whether a run still ``running``
+in the store is alive: a dead one is marked ``interrupted`` and its open batches
+recovered.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from service.flows.context import CancelToken
 from service.flows.names import Flow
@@ -101,6 +107,86 @@ def _lease_gone(lease: LeaseRecord) -> bool:
     return owner_gone(lease.pid, lease.host, lease.heartbeat_at)
 
 
+class LeasesUnreachable(ConnectionError):
+    """The lease book cannot be reached (its Redis is down): the run does not start.
+
+    ``str()`` is one line for the operator. It is an ``OSError``, like any other
+    resource a run could not open.
+    """
+
+
+class LeaseBook(Protocol):
+    """Where the run leases of one profile are kept.
+
+    Every method may raise :class:`LeasesUnreachable` (a book on another machine) or
+    a store error (the store's own book).
+    """
+
+    def take(
+        self,
+        names: Sequence[str],
+        *,
+        token: str,
+        flow: str,
+        pid: int,
+        host: str,
+        run_id: int | None,
+    ) -> LeaseRecord | None:
+        """Take every lease of ``names`` for ``token``, or none of them.
+
+        Returns ``None`` when taken, else the live holder that blocks (the first in
+        ``names`` order). Leases of gone holders are taken over; taking one ``token``
+        already holds keeps its start time.
+        """
+        ...
+
+    def refresh(self, token: str, names: Sequence[str], *, run_id: int | None) -> int:
+        """``token`` is alive: refresh its leases of ``names``; how many it still holds."""
+        ...
+
+    def release(self, token: str, names: Sequence[str]) -> None:
+        """Give back the leases of ``names`` that ``token`` holds (never another's)."""
+        ...
+
+    def holders(self) -> list[LeaseRecord]:
+        """Every lease held now, by name."""
+        ...
+
+
+class StoreLeaseBook:
+    """Leases as rows of the profile's store: one machine's processes share them."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def take(
+        self,
+        names: Sequence[str],
+        *,
+        token: str,
+        flow: str,
+        pid: int,
+        host: str,
+        run_id: int | None,
+    ) -> LeaseRecord | None:
+        """See :meth:`LeaseBook.take`; gone: :func:`owner_gone`."""
+        return self.store.take_leases(
+            names, token=token, flow=flow, pid=pid, host=host, run_id=run_id, is_gone=_lease_gone
+        )
+
+    def refresh(self, token: str, names: Sequence[str], *, run_id: int | None) -> int:
+        """See :meth:`LeaseBook.refresh` (every lease of ``token`` in the store)."""
+        return self.store.refresh_leases(token, run_id=run_id)
+
+    def release(self, token: str, names: Sequence[str]) -> None:
+        """See :meth:`LeaseBook.release`."""
+        self.store.release_leases(token, names=names)
+
+    def holders(self) -> list[LeaseRecord]:
+        """See :meth:`LeaseBook.holders` (live or not: rows stay until taken over)."""
+        return self.store.leases()
+
+
 def local_time(value: datetime) -> str:
     """``14:02`` today, ``2026-11-30 14:02`` on another day, in local time."""
     local = as_utc(value).astimezone()
@@ -168,18 +254,31 @@ class RunLease:
     Take it with :meth:`acquire`; after the run is recorded, :meth:`start_heartbeat`
     binds it to the run and saves the run's counts with every beat. When a beat finds
     that another process took a lease over (this process stalled beyond the TTL),
-    :attr:`lost` is set and ``on_lost`` is called once.
+    :attr:`lost` is set and ``on_lost`` is called once. The leases are kept in
+    ``book`` (default: the store's own); the run's row is always in ``store``.
     """
 
     def __init__(
-        self, store: Store, flow: Flow, token: str, names: tuple[str, ...], *, pid: int, host: str
+        self,
+        store: Store,
+        flow: Flow,
+        token: str,
+        names: tuple[str, ...],
+        *,
+        pid: int,
+        host: str,
+        book: LeaseBook | None = None,
     ) -> None:
         self.store = store
+        self.book: LeaseBook = StoreLeaseBook(store) if book is None else book
         self.flow = flow
         self.token = token
         self.pid = pid
         self.host = host
         self._names = set(names)
+        # A beat counts what it holds against the names it refreshed: taking or giving
+        # back the outbox lease meanwhile must not look like a lost lease.
+        self._names_lock = threading.Lock()
         self._run_id: int | None = None
         self._counts: Callable[[], RunCounts] = RunCounts
         self._stop = threading.Event()
@@ -197,15 +296,23 @@ class RunLease:
         cancel: CancelToken | None = None,
         on_wait: Callable[[LeaseBusy], None] | None = None,
         poll_s: float = WAIT_POLL_S,
+        book: LeaseBook | None = None,
     ) -> RunLease:
         """Take the leases ``flow`` needs, or raise :class:`LeaseBusy`.
 
         ``wait_s`` 0 gives up at once; a number waits that many seconds at most;
         ``None`` waits until the lease frees or ``cancel`` is set. ``on_wait`` is
-        called once, when waiting starts.
+        called once, when waiting starts. ``book``: where the leases are kept
+        (default: ``store``); an unreachable one raises :class:`LeasesUnreachable`.
         """
         lease = cls(
-            store, flow, uuid.uuid4().hex, lease_names(flow), pid=os.getpid(), host=this_host()
+            store,
+            flow,
+            uuid.uuid4().hex,
+            lease_names(flow),
+            pid=os.getpid(),
+            host=this_host(),
+            book=book,
         )
         deadline = None if wait_s is None else time.monotonic() + wait_s
         announced = False
@@ -224,25 +331,29 @@ class RunLease:
 
     def try_take(self, name: str) -> bool:
         """Also take lease ``name`` if nobody alive holds it; ``False`` otherwise."""
-        if self._take((name,)) is not None:
-            return False
-        self._names.add(name)
-        return True
+        with self._names_lock:
+            if self._take((name,)) is not None:
+                return False
+            self._names.add(name)
+            return True
 
     def give_back(self, name: str) -> None:
         """Release one lease taken with :meth:`try_take`."""
-        self._names.discard(name)
-        self.store.release_leases(self.token, names=(name,))
+        with self._names_lock:
+            self._names.discard(name)
+            try:
+                self.book.release(self.token, (name,))
+            except LeasesUnreachable as exc:
+                _log.warning("%s: %s; it expires by itself", name, exc)
 
     def _take(self, names: tuple[str, ...]) -> LeaseRecord | None:
-        return self.store.take_leases(
+        return self.book.take(
             names,
             token=self.token,
             flow=self.flow.value,
             pid=self.pid,
             host=self.host,
             run_id=self._run_id,
-            is_gone=_lease_gone,
         )
 
     def start_heartbeat(
@@ -271,9 +382,8 @@ class RunLease:
         if self._run_id is None:
             return
         counts = self._counts()
-        held = self.store.heartbeat(
-            self.token,
-            run_id=self._run_id,
+        self.store.beat_run(
+            self._run_id,
             created=counts.created,
             updated=counts.updated,
             skipped=counts.skipped,
@@ -281,7 +391,10 @@ class RunLease:
             error_count=counts.error_count,
             waiting=counts.waiting,
         )
-        if held < len(self._names) and not self.lost:
+        with self._names_lock:
+            names = tuple(sorted(self._names))
+            held = self.book.refresh(self.token, names, run_id=self._run_id)
+        if held < len(names) and not self.lost:
             self.lost = True
             _log.warning("%s lost its lease to another run", self.flow.value)
             if self._on_lost is not None:
@@ -291,8 +404,9 @@ class RunLease:
         while not self._stop.wait(interval_s):
             try:
                 self.beat()
-            except sqlite3.Error as exc:
-                # A locked or busy store delays one beat; the TTL allows several.
+            except (sqlite3.Error, LeasesUnreachable) as exc:
+                # A locked or busy store, or a Redis briefly away, delays one beat; the
+                # TTL allows several.
                 _log.warning("lease heartbeat of %s failed: %s", self.flow.value, exc)
 
     def release(self) -> None:
@@ -300,4 +414,10 @@ class RunLease:
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
-        self.store.release_leases(self.token)
+        with self._names_lock:
+            names = tuple(sorted(self._names))
+        try:
+            self.book.release(self.token, names)
+        except LeasesUnreachable as exc:
+            # The run is over either way; its leases expire after the TTL.
+            _log.warning("%s could not give its leases back: %s", self.flow.value, exc)
