@@ -22,6 +22,7 @@ from typing import Any
 import platformdirs
 import sqlite_utils
 
+from service.fleet.protocol import RemoteRun
 from service.omnitron.models.batch import BatchStatus
 from service.report_search import searchable_values
 from service.store_errors import (
@@ -93,7 +94,7 @@ _BATCH_COLUMNS = (
 # Columns the runs can be listed by (the name goes into SQL text: only these).
 RUN_ORDER_COLUMNS: frozenset[str] = frozenset(
     {"started_at", "flow", "outcome", "created", "updated", "skipped", "failed"}
-    | {"error_count", "duration_s", "id"}
+    | {"error_count", "duration_s", "id", "host", "pid"}
 )
 
 
@@ -393,6 +394,53 @@ class Store:
                 [iso(ended), message, round((ended - started).total_seconds(), 3), run_id],
             )
             return True
+
+    def record_remote_run(self, run: RemoteRun, *, local_host: str) -> int | None:
+        """Keep a run a worker took as this store's row of it (``runs.task_id``).
+
+        One row per task: the row holding the task id — the worker's own when it shares
+        this store, or one recorded here earlier — is brought up to date, else a row is
+        added. Only runs that started are kept: a queued, waiting or refused run has no
+        run yet, as a local run refused for its lease has none. A ``running`` run is
+        kept once its worker has recorded it (``run_id`` set) or when it runs on another
+        host than ``local_host`` (this machine's name, ``this_host()``): a worker here
+        may share this store and record the run under the task id a moment later, and
+        must find no row of ours holding it. A finished run sets its outcome, counts and
+        message (its worker's result wins over anything recorded before); a running one
+        only says on which host and pid it runs, and never reopens a row that ended (its
+        event may come after the end). Returns the row's id, or ``None`` when not kept.
+        """
+        if run.state == "running" and (run.run_id is not None or run.host != local_host):
+            final = False
+        elif run.state == "finished":
+            final = True
+        else:
+            return None
+        owner = {"host": run.host, "pid": run.pid, "heartbeat_at": iso(run.updated_at)}
+        with self._write() as db:
+            found = self._rows("SELECT id FROM runs WHERE task_id = ?", [run.task_id])
+            if found:
+                row_id = int(found[0]["id"])
+                if final:
+                    ended = {**owner, **_remote_ending(run)}
+                    db["runs"].update(row_id, ended)
+                else:
+                    db.execute(
+                        "UPDATE runs SET host = ?, pid = ?, heartbeat_at = max("
+                        "coalesce(heartbeat_at, ''), ?) WHERE id = ? AND outcome = 'running'",
+                        [run.host, run.pid, owner["heartbeat_at"], row_id],
+                    )
+                return row_id
+            row = {
+                "flow": run.flow,
+                "profile": run.profile,
+                "started_at": iso(run.started_at or run.queued_at),
+                "outcome": "running",
+                "task_id": run.task_id,
+                **owner,
+                **(_remote_ending(run) if final else {}),
+            }
+            return int(db["runs"].insert(row).last_rowid)
 
     def batches_of_run(self, run_id: int) -> list[BatchMirror]:
         """The batch requests run ``run_id`` opened, oldest first (its summary links them)."""
@@ -1067,6 +1115,30 @@ def _beat_run(db: sqlite_utils.Database, run_id: int, now: str, counts: list[int
 def _run(row: dict[str, Any]) -> RunRecord:
     row["options"] = json.loads(row["options"])
     return RunRecord.model_validate(row)
+
+
+def _remote_ending(run: RemoteRun) -> dict[str, Any]:
+    """The columns a finished remote run sets: its result's outcome, counts and message."""
+    ended = {
+        "finished_at": iso(run.finished_at or run.updated_at),
+        "message": run.message,
+    }
+    result = run.result
+    if result is None:
+        # It ended without a result of the flow (its worker could not run it).
+        return {**ended, "outcome": "failed"}
+    return {
+        **ended,
+        "outcome": result.outcome.value,
+        "created": result.created,
+        "updated": result.updated,
+        "skipped": result.skipped,
+        "failed": result.failed,
+        "waiting": result.waiting,
+        "error_count": result.error_count,
+        "message": result.message or run.message,
+        "duration_s": result.duration_s,
+    }
 
 
 def _batch(row: dict[str, Any]) -> BatchMirror:
