@@ -22,6 +22,11 @@ class RunQuery:
     descending: bool = True
 
 
+def _worker_tooltip(run: RunRecord) -> str | None:
+    """Which Celery task a worker ran the run for (none for a run of this machine)."""
+    return f"Run on the workers as task {run.task_id}" if run.task_id else None
+
+
 RUN_COLUMNS: tuple[Column, ...] = (
     Column("Flow", lambda r: r.flow, sort_key="flow"),
     Column("Started", lambda r: format_time(r.started_at), sort_key="started_at"),
@@ -39,6 +44,15 @@ RUN_COLUMNS: tuple[Column, ...] = (
     Column("Errors", lambda r: str(r.error_count), sort_key="error_count", numeric=True),
     Column(
         "Duration", lambda r: format_duration(r.duration_s), sort_key="duration_s", numeric=True
+    ),
+    # The process that ran it: this console, the CLI, or a worker anywhere in the fleet.
+    Column("Host", lambda r: r.host, sort_key="host", tooltip=_worker_tooltip),
+    Column(
+        "PID",
+        lambda r: "" if r.pid is None else str(r.pid),
+        sort_key="pid",
+        numeric=True,
+        tooltip=_worker_tooltip,
     ),
     Column("Message", lambda r: r.message, tooltip=lambda r: r.message or None),
 )

@@ -73,6 +73,14 @@ def log_line(entry: RunLogEntry) -> str:
     return f"{time}  {level}{subject}{entry.message}"
 
 
+def process_text(run: RunRecord) -> str:
+    """The process that ran ``run``: "pid 4242 on worker-1, task …" (a worker's task)."""
+    if run.pid is None and not run.host:
+        return "—"
+    where = " on ".join(part for part in (f"pid {run.pid}" if run.pid else "", run.host) if part)
+    return f"{where}, task {run.task_id}" if run.task_id else where
+
+
 OUTCOME_COLUMN = 2
 
 
@@ -133,7 +141,7 @@ class RunsView(QWidget):
         self.splitter.addWidget(lower)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 3)
-        for column, width in enumerate((130, 140, 90, 60, 60, 60, 60, 60, 70)):
+        for column, width in enumerate((130, 140, 90, 60, 60, 60, 60, 60, 70, 110, 60)):
             self.table.setColumnWidth(column, width)
         self.empty_state = EmptyState("runs", self.table, self.model, self._empty_message)
 
@@ -197,7 +205,12 @@ class RunsView(QWidget):
         form, self.detail_fields = detail_fields(
             detail,
             "run-detail",
-            (("counts", "Counts"), ("duration", "Duration"), ("message", "Message")),
+            (
+                ("counts", "Counts"),
+                ("duration", "Duration"),
+                ("process", "Ran in"),
+                ("message", "Message"),
+            ),
         )
         layout.addLayout(form)
 
@@ -292,6 +305,7 @@ class RunsView(QWidget):
             counts += f", {run.waiting} still waiting"
         self.detail_fields["counts"].setText(counts)
         self.detail_fields["duration"].setText(format_duration(run.duration_s) or "—")
+        self.detail_fields["process"].setText(process_text(run))
         self.detail_fields["message"].setText(run.message or "—")
         lines = [log_line(entry) for entry in detail.log]
         self.log.setPlainText("\n".join(lines) if lines else "No log was kept for this run.")

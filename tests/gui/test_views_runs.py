@@ -26,7 +26,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def _run(store: Store, flow: str, created: int, outcome: str = "completed") -> int:
-    run_id = store.start_run(flow, {})
+    run_id = store.start_run(flow, {}, pid=4242, host="worker-1")
     store.finish_run(
         run_id,
         outcome=outcome,
@@ -57,8 +57,8 @@ def test_lists_runs_filters_by_flow_and_charts_the_day(qtbot: QtBot, store: Stor
     ]
     assert model.index(1, 2).data() == "failed"
     assert model.index(1, 2).data(BADGE_ROLE) == "danger"
-    assert [model.index(0, c).data() for c in range(3, 10)] == [
-        "2", "1", "2", "3", "4", "12.5 s", "fetch-orders done",
+    assert [model.index(0, c).data() for c in range(3, 12)] == [
+        "2", "1", "2", "3", "4", "12.5 s", "worker-1", "4242", "fetch-orders done",
     ]  # fmt: skip
 
     chart = view.findChild(HourlyChart, "runs-chart")
@@ -155,6 +155,7 @@ def test_double_click_opens_the_run_with_its_log_batch_and_reports(
     with qtbot.waitSignal(view.detail_loaded, timeout=5000):
         qtbot.mouseDClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert detail.isEnabled()
+    assert view.findChild(QLabel, "run-detail-process").text() == "pid 4242 on worker-1"
     lines = log.toPlainText().splitlines()
     assert [line.split("  ", 1)[1] for line in lines] == [
         "run started",
