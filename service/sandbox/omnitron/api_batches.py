@@ -33,6 +33,19 @@ BATCH_FIELDS: Fields = {
         many=True,
     ),
 }
+# Inferred (§9): date ranges and ``sort=modified_date``, declared unless the simulator is
+# told to ignore them (``OmnitronSimConfig.inferred_filters``).
+DATE_RANGES: Fields = {
+    "created_date": column("created_date", "date", ("gt", "gte", "lt", "lte")),
+    "modified_date": column("modified_date", "date", ("gt", "gte", "lt", "lte")),
+}
+
+
+def batch_fields(inferred: bool) -> Fields:
+    """The batch-request listing's filter set, with the inferred filters or without."""
+    return {**BATCH_FIELDS, **DATE_RANGES} if inferred else BATCH_FIELDS
+
+
 ACTION_FIELDS: Fields = {
     "channel": _channel,
     "channel_id": _channel,
@@ -59,6 +72,7 @@ def build_batch_router(state: SimState) -> APIRouter:
     """``batch_requests/`` and ``integration_actions/`` under ``channel/{id}/``."""
     router = APIRouter(prefix="/channel/{channel_id}", tags=["batch requests"])
     t = state.tables
+    listed_by = batch_fields(state.config.inferred_filters)
 
     @router.post("/batch_requests/", status_code=201)
     def post_batch(channel_id: int, body: BatchCreate) -> JSONResponse:
@@ -70,10 +84,11 @@ def build_batch_router(state: SimState) -> APIRouter:
 
     @router.get("/batch_requests/")
     def list_batches(channel_id: int, request: Request) -> dict[str, Any]:
-        """Batches, filtered by ``status`` (repeatable), ``content_type``, ``channel``."""
+        """Batches, filtered by ``status`` (repeatable), ``content_type``, ``channel`` and
+        (inferred) ``created_date``/``modified_date`` ranges; ``sort`` also by those dates."""
         with state.transaction():
             check_channel(state, channel_id)
-            return list_answer(request, t.batch_requests, BATCH_FIELDS, serialize_batch)
+            return list_answer(request, t.batch_requests, listed_by, serialize_batch)
 
     @router.get("/batch_requests/{pk}/")
     def get_batch(channel_id: int, pk: int) -> dict[str, Any]:

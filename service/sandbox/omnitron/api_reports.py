@@ -10,15 +10,24 @@ from pydantic import BaseModel, ConfigDict
 
 from service.sandbox.omnitron.api_common import check_channel, list_answer
 from service.sandbox.omnitron.errors import ApiError, not_found
-from service.sandbox.omnitron.query import Fields, as_int
+from service.sandbox.omnitron.query import Fields, as_int, column
 from service.sandbox.omnitron.schema import CONTENT_TYPE_IDS, CONTENT_TYPE_NAMES
 from service.sandbox.omnitron.state import SimState
 from service.sandbox.omnitron.store import public
 
 LOCATION_TYPES = frozenset(("city", "township", "district"))
-# Nothing shows Omnitron filters error reports (docs/omnitron-api.md §9): these
-# listings declare no filter and answer every report, oldest first (``sort`` orders).
+# Nothing shows Omnitron filters error reports (docs/omnitron-api.md §9): without the
+# inferred filters these listings answer every report, oldest first (``sort`` orders).
+# ``error_code`` stays undeclared: nothing shows it exists, and the outbox's look-up by
+# code is built (and tested) for a server that ignores it.
 REPORT_FIELDS: Fields = {}
+# Inferred (§9), declared unless ``OmnitronSimConfig.inferred_filters`` is off: what
+# Omnitron's Marketplace Logs page filters by (status, update date).
+INFERRED_REPORT_FIELDS: Fields = {
+    "is_ok": column("is_ok", "bool"),
+    "created_date": column("created_date", "date", ("gt", "gte", "lt", "lte")),
+    "modified_date": column("modified_date", "date", ("gt", "gte", "lt", "lte")),
+}
 LOCATION_REPORT_FIELDS: Fields = {}
 
 
@@ -70,6 +79,7 @@ def build_report_router(state: SimState) -> APIRouter:
     """``error_reports/`` and ``error_reports/{type}/`` under ``channel/{id}/``."""
     router = APIRouter(prefix="/channel/{channel_id}", tags=["error reports"])
     t = state.tables
+    listed_by = INFERRED_REPORT_FIELDS if state.config.inferred_filters else REPORT_FIELDS
 
     @router.post("/error_reports/", status_code=201)
     def post_report(channel_id: int, body: ErrorReportBody) -> JSONResponse:
@@ -79,6 +89,7 @@ def build_report_router(state: SimState) -> APIRouter:
             if not body.error_code:
                 raise ApiError(400, {"error_code": ["This field is required."]})
             channel_ct = CONTENT_TYPE_IDS["channel"]
+            stamp = state.stamp_iso()
             row = t.error_reports.insert(
                 {
                     "channel": state.config.channel_id,
@@ -96,18 +107,21 @@ def build_report_router(state: SimState) -> APIRouter:
                     "raw_request": body.raw_request or "",
                     "raw_response": body.raw_response or "",
                     "is_ok": body.is_ok,
-                    "created_date": state.stamp_iso(),
+                    # Written once: last modified when created.
+                    "created_date": stamp,
+                    "modified_date": stamp,
                 }
             )
             return JSONResponse(public(row), status_code=201)
 
     @router.get("/error_reports/")
     def list_reports(channel_id: int, request: Request) -> dict[str, Any]:
-        """Error reports, unfiltered: ``error_code`` is not a filter Omnitron is known to
-        declare, so the outbox's look-up by code compares codes itself (§9)."""
+        """Error reports, filtered only by the inferred ``is_ok`` and date ranges (when
+        declared): ``error_code`` is not a filter Omnitron is known to declare, so the
+        outbox's look-up by code compares codes itself (§9)."""
         with state.transaction():
             check_channel(state, channel_id)
-            return list_answer(request, t.error_reports, REPORT_FIELDS)
+            return list_answer(request, t.error_reports, listed_by)
 
     @router.post("/error_reports/{kind}/", status_code=201)
     def post_location_report(channel_id: int, kind: str, body: LocationReportBody) -> JSONResponse:

@@ -22,3 +22,9 @@ class OmnitronSimConfig(BaseModel):
     seed: int = Field(0, description="deterministic generated data (pks, tracking numbers, ...)")
     faults: FaultSettings = FaultSettings()
     progress_orders: bool = Field(True, description="orders advance with the simulated clock")
+    inferred_filters: bool = Field(
+        True,
+        description="batch-request and error-report listings declare the date, is_ok and "
+        "modified_date-order filters docs/omnitron-api.md §9 marks inferred; False ignores "
+        "them, as a server that does not declare them would",
+    )
