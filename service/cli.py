@@ -17,6 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from service.causes import Cause
+from service.cli_fleet import (
+    FleetUnavailable,
+    add_beat,
+    add_worker,
+    configure_worker_logging,
+    remote_runner,
+    run_beat,
+    run_worker,
+)
 from service.cli_output import (
     BarAwareHandler,
     Column,
@@ -110,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_errors(commands, common)
     _add_parked(commands, common)
     _add_sandbox(commands)
+    add_worker(commands, common, _worker)
+    add_beat(commands, common, _beat)
     return parser
 
 
@@ -194,6 +205,11 @@ def _add_run(commands: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="when another run of the flow (or of one committing the same batches) is "
         "running, wait for it instead of exiting 1",
+    )
+    run.add_argument(
+        "--here",
+        action="store_true",
+        help='on a runner = "workers" profile: run in this process, not on the workers',
     )
     _json_option(run, "print one JSON object with the run's result on stdout")
     run.set_defaults(handler=_run_flow)
@@ -427,6 +443,8 @@ def _run_flow(args: argparse.Namespace) -> int:
         is_sync=True if args.is_sync is None else args.is_sync,
         add_order_items=args.with_items,
     )
+    if profile.runner == "workers" and not args.here:
+        return _drive_remote(args, profile, handler, flow, options)
     return _drive(
         args,
         profile,
@@ -487,6 +505,81 @@ def _drive(
             bar.close()
             handler.bar = None
     return _report_result(result, profile, args.json, interrupted=interrupted, outbox=outbox)
+
+
+def _drive_remote(
+    args: argparse.Namespace,
+    profile: Profile,
+    handler: BarAwareHandler,
+    flow: Flow,
+    options: FlowOptions,
+) -> int:
+    """Send ``flow`` to the profile's workers and follow it like a local run (Ctrl-C
+    cancels the remote run); the exit code."""
+    try:
+        runner = remote_runner(profile, args.environ)
+    except (FleetUnavailable, ProfileError) as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    # Importable now: the workers extra is installed.
+    from service.fleet.client import RemoteRefused
+
+    bar = ProgressBar(sys.stderr, flow.value) if sys.stderr.isatty() else None
+    ctx = RunContext()
+    notice = _noticer(bar)
+    if bar is not None:
+        ctx.on_progress = bar.update
+        handler.bar = bar
+    # Why nothing moves (queued, no worker; waiting for a lease) is said without -v.
+    ctx.on_event = _showing_remote_waits(ctx.on_event, notice)
+    interrupted = False
+    try:
+        result = _run_interruptibly(lambda: runner.run(flow, options, ctx), ctx, notice=notice)
+    except _Interrupted as stop:
+        interrupted = True
+        result = stop.args[0]
+    except RemoteRefused as refused:
+        _error(str(refused))
+        return EXIT_INTERRUPTED if ctx.cancel.cancelled else EXIT_FAILED
+    finally:
+        runner.client.close()
+        if bar is not None:
+            bar.close()
+            handler.bar = None
+    return _report_result(result, profile, args.json, interrupted=interrupted)
+
+
+def _showing_remote_waits(
+    on_event: Callable[[FlowEvent], None], notice: Callable[[str], None]
+) -> Callable[[FlowEvent], None]:
+    """``on_event`` that also says when a remote run is queued without a worker or waits."""
+
+    def show(event: FlowEvent) -> None:
+        if event.kind in ("remote.queued", "remote.unreachable", "run.waiting"):
+            notice(event.message)
+        on_event(event)
+
+    return show
+
+
+def _worker(args: argparse.Namespace) -> int:
+    configure_worker_logging(getattr(args, "verbose", 0) or 0)
+    try:
+        run_worker(args.profiles, args.concurrency, _locations(args), args.environ)
+    except (FleetUnavailable, ProfileError) as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def _beat(args: argparse.Namespace) -> int:
+    configure_worker_logging(getattr(args, "verbose", 0) or 0)
+    try:
+        run_beat(args.profiles, _locations(args), args.environ)
+    except (FleetUnavailable, ProfileError) as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    return EXIT_OK
 
 
 def _retry(args: argparse.Namespace) -> int:

@@ -11,7 +11,9 @@ every run a worker takes. The names and shapes here are the whole contract:
 - every change is also published on ``cd:events:<profile>`` as a
   :class:`RemoteEvent` (fire and forget: readers first read the state, then follow);
 - ``cd:cancel:<task id>`` set asks the run to stop at its next safe point;
-- ``cd:lease:<profile>:<lease name>`` are the run leases of ``workers`` profiles.
+- ``cd:lease:<profile>:<lease name>`` are the run leases of ``workers`` profiles;
+- ``cd:claim:<task id>`` names the worker running a task while it runs (kept alive by
+  that worker), so a second delivery of the task stands down.
 """
 
 from __future__ import annotations
@@ -55,6 +57,11 @@ def events_channel(profile: str) -> str:
 def cancel_key(task_id: str) -> str:
     """Set to ask a run to stop at its next safe point."""
     return f"cd:cancel:{task_id}"
+
+
+def claim_key(task_id: str) -> str:
+    """Held by the worker running task ``task_id``, with a short TTL it keeps renewing."""
+    return f"cd:claim:{task_id}"
 
 
 def lease_key(profile: str, name: str) -> str:

@@ -1,0 +1,297 @@
+"""Flows on real Celery workers: ``main.py worker`` processes, a real Redis, the simulators.
+
+Every profile is a ``runner = "workers"`` profile on its own Omnitron and marketplace
+simulators (served by the test, with latency so a run lasts), its secrets in the
+environment. Runs are sent with :class:`FleetClient` (or ``main.py run``/``beat``) and
+everything is asserted on what Omnitron holds, on the profiles' stores and on the runs'
+states in Redis.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.config import load_profile
+from service.fleet.client import FleetClient
+from service.fleet.protocol import RemoteRun
+from service.flows.names import Flow
+from service.flows.run import FlowOptions
+from service.paths import PROJECT_ROOT
+from tests.conftest import RunningMarketplace, RunningOmnitron
+from tests.fleet.redis_server import RedisServer
+from tests.flows.conftest import _client
+from tests.flows.test_fetch_orders import assert_each_once_and_linked
+from tests.test_cli import TIMEOUT, _env, cli
+from tests.test_cli_lease import FINAL, query
+
+MAIN = (sys.executable, str(PROJECT_ROOT / "main.py"))
+# Waits for another process; they end far sooner unless something hangs.
+WAIT_S = 120
+
+
+@dataclass
+class Channel:
+    """One workers profile on its own pair of simulators."""
+
+    name: str
+    omnitron: RunningOmnitron
+    marketplace: RunningMarketplace
+    store_path: Path
+
+    def market_orders(self) -> list[dict[str, Any]]:
+        answer = self.marketplace.control.get("orders")
+        answer.raise_for_status()
+        return answer.json()["orders"]
+
+    def omnitron_summary(self) -> dict[str, Any]:
+        answer = self.omnitron.control.get("summary")
+        answer.raise_for_status()
+        return answer.json()
+
+    def open_batches(self) -> dict[str, int]:
+        by_status = self.omnitron_summary()["batch_requests_by_status"]
+        return {status: n for status, n in by_status.items() if status not in FINAL and n}
+
+    def assert_each_order_once(self) -> None:
+        api = _client(self.omnitron)
+        try:
+            assert_each_once_and_linked(api, self.market_orders())
+        finally:
+            api.close()
+
+    def runs(self) -> list[tuple[Any, ...]]:
+        """``(id, flow, outcome, task_id, message)`` of the store's runs, oldest first."""
+        return query(
+            self.store_path, "SELECT id, flow, outcome, task_id, message FROM runs ORDER BY id"
+        )
+
+
+@dataclass
+class Fleet:
+    """Redis, the channels, the profiles file and the worker processes of one test."""
+
+    redis: RedisServer
+    tmp: Path
+    env: dict[str, str]
+    channels: dict[str, Channel] = field(default_factory=dict)
+    processes: list[subprocess.Popen[str]] = field(default_factory=list)
+    clients: list[FleetClient] = field(default_factory=list)
+
+    def start(self, *args: str, log: str) -> subprocess.Popen[str]:
+        """``main.py ARGS`` in the background, its output in ``<tmp>/<log>.log``."""
+        out = (self.tmp / f"{log}.log").open("w", encoding="utf-8")
+        process = subprocess.Popen(
+            [*MAIN, *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=self.env,
+            cwd=PROJECT_ROOT,
+        )
+        out.close()
+        self.processes.append(process)
+        return process
+
+    def worker(
+        self, *names: str, concurrency: int = 1, log: str = "worker"
+    ) -> subprocess.Popen[str]:
+        """``main.py worker --profile NAME…`` in the background."""
+        profiles = [arg for name in names for arg in ("--profile", name)]
+        return self.start("worker", *profiles, "--concurrency", str(concurrency), log=log)
+
+    def log(self, name: str) -> str:
+        return (self.tmp / f"{name}.log").read_text(encoding="utf-8")
+
+    def client(self, name: str) -> FleetClient:
+        profile = load_profile(name, path=Path(self.env["CHANNELDESK_CONFIG"]))
+        fleet = FleetClient(profile, environ=self.env)
+        self.clients.append(fleet)
+        return fleet
+
+
+@pytest.fixture
+def fleet(
+    redis_server: RedisServer,
+    start_omnitron: Callable[..., RunningOmnitron],
+    start_marketplace: Callable[..., RunningMarketplace],
+    tmp_path: Path,
+) -> Iterator[Callable[..., Fleet]]:
+    """Factory: ``fleet({"alpha": orders, ...}, latency_ms=L, **env)``."""
+    made: list[Fleet] = []
+
+    def make(
+        orders: dict[str, int], latency_ms: int, schedules: str = "", **extra_env: str
+    ) -> Fleet:
+        data_dir = tmp_path / "data"
+        config = tmp_path / "profiles.toml"
+        env = _env(data_dir, CHANNELDESK_CONFIG=str(config), **extra_env)
+        site = Fleet(redis_server, tmp_path, env)
+        text = ""
+        for name, count in orders.items():
+            omnitron = start_omnitron()
+            market = start_marketplace(initial_orders=count, broken_share=0.0, arrival_per_hour=0)
+            for control in (omnitron.control, market.control):
+                control.patch("faults", json={"latency_ms": latency_ms}).raise_for_status()
+            text += f"""
+[profiles.{name}]
+runner = "workers"
+broker_url = "{redis_server.url}"
+workers = 4
+{schedules}
+[profiles.{name}.omnitron]
+url = "{omnitron.base_url}"
+username = "{omnitron.config.username}"
+channel_id = {omnitron.config.channel_id}
+catalog_id = {omnitron.config.catalog_id}
+
+[profiles.{name}.channel.settings]
+base_url = "{market.base_url}"
+"""
+            prefix = f"CHANNELDESK_{name.upper()}"
+            env[f"{prefix}_OMNITRON_PASSWORD"] = omnitron.config.password
+            env[f"{prefix}_CHANNEL_API_KEY"] = market.config.api_key
+            site.channels[name] = Channel(
+                name, omnitron, market, data_dir / "profiles" / f"{name}.sqlite3"
+            )
+        config.write_text(text, encoding="utf-8")
+        made.append(site)
+        return site
+
+    yield make
+    for site in made:
+        for client in site.clients:
+            client.close()
+        for process in site.processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+
+
+def wait_for(condition: Callable[[], Any], what: str, *workers: subprocess.Popen[str]) -> Any:
+    """Poll ``condition`` until it is truthy; fail if a worker ended first."""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        for worker in workers:
+            if worker.poll() is not None:
+                pytest.fail(f"a worker ended (exit {worker.returncode}) before {what}")
+        time.sleep(0.1)
+    pytest.fail(f"no {what} after {WAIT_S} s")
+
+
+def finished(client: FleetClient, task_id: str) -> RemoteRun | None:
+    """The run's state once it has finished (or was refused), else ``None``."""
+    run = client.state(task_id)
+    return run if run is not None and run.state in ("finished", "refused") else None
+
+
+def created_in_omnitron(channel: Channel) -> int:
+    return sum(channel.omnitron_summary()["orders_by_status"].values())
+
+
+@pytest.mark.slow
+def test_two_workers_on_two_profiles_run_their_flows_in_parallel(
+    fleet: Callable[..., Fleet],
+) -> None:
+    site = fleet({"alpha": 30, "beta": 30}, latency_ms=30)
+    workers = [site.worker("alpha", log="alpha"), site.worker("beta", log="beta")]
+    alpha, beta = site.client("alpha"), site.client("beta")
+
+    sent = {"alpha": alpha.send(Flow.FETCH_ORDERS, FlowOptions(workers=4))}
+    sent["beta"] = beta.send(Flow.FETCH_ORDERS, FlowOptions(workers=4))
+    runs = {
+        name: wait_for(lambda c=client, s=sent[name]: finished(c, s.task_id), name, *workers)
+        for name, client in (("alpha", alpha), ("beta", beta))
+    }
+
+    for name, run in runs.items():
+        assert run.state == "finished", run.message
+        assert run.result is not None
+        assert (run.result.outcome, run.result.created) == ("completed", 30)
+        assert run.pid == workers[0 if name == "alpha" else 1].pid
+        channel = site.channels[name]
+        channel.assert_each_order_once()
+        assert channel.open_batches() == {}
+        ((run_id, flow, outcome, task_id, _),) = channel.runs()
+        assert (run_id, flow, outcome, task_id) == (
+            run.result.run_id,
+            "fetch-orders",
+            "completed",
+            sent[name].task_id,
+        )
+    # Both ran at once: each started before the other finished.
+    a, b = runs["alpha"], runs["beta"]
+    assert a.started_at < b.finished_at
+    assert b.started_at < a.finished_at
+
+
+@pytest.mark.slow
+def test_a_cancelled_run_ends_cancelled_on_its_worker_with_its_batch_closed(
+    fleet: Callable[..., Fleet],
+) -> None:
+    site = fleet({"alpha": 60}, latency_ms=60)
+    worker = site.worker("alpha")
+    client = site.client("alpha")
+    channel = site.channels["alpha"]
+
+    sent = client.send(Flow.FETCH_ORDERS, FlowOptions(workers=2))
+    wait_for(lambda: created_in_omnitron(channel) >= 3, "some orders created", worker)
+    client.cancel(sent.task_id)
+    run = wait_for(lambda: finished(client, sent.task_id), "the cancelled run ended", worker)
+
+    assert run.state == "finished"
+    assert run.result is not None
+    assert run.result.outcome == "cancelled"
+    assert run.result.created < 60
+    assert run.result.message.startswith("Cancelled by the operator after ")
+    assert channel.open_batches() == {}
+    assert [row[2] for row in channel.runs()] == ["cancelled"]
+
+
+@pytest.mark.slow
+def test_main_py_run_on_a_workers_profile_runs_on_the_worker_and_prints_its_result(
+    fleet: Callable[..., Fleet],
+) -> None:
+    site = fleet({"alpha": 8}, latency_ms=0)
+    worker = site.worker("alpha")
+
+    done = cli("run", "fetch-orders", "--profile", "alpha", "--json", env=site.env)
+
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert (result["outcome"], result["counts"]["created"]) == ("completed", 8)
+    ((_, _, outcome, task_id, _),) = site.channels["alpha"].runs()
+    assert outcome == "completed"
+    assert site.client("alpha").state(task_id).pid == worker.pid
+    site.channels["alpha"].assert_each_order_once()
+
+
+def test_main_py_run_with_no_worker_listening_says_so_and_ctrl_c_cancels_it(
+    fleet: Callable[..., Fleet],
+) -> None:
+    site = fleet({"alpha": 2}, latency_ms=0)
+    run = site.start("run", "fetch-orders", "--profile", "alpha", log="run")
+    client = site.client("alpha")
+    queued = wait_for(lambda: client.recent(), "the run queued")
+    wait_for(lambda: "no worker has taken it yet" in site.log("run"), "the queued notice")
+
+    run.send_signal(signal.SIGINT)
+    assert run.wait(timeout=TIMEOUT) == 130
+
+    assert site.log("run").splitlines()[-1] == "error: cancelled before it started"
+    state = client.state(queued[0].task_id)
+    assert state is not None
+    assert (state.state, state.message) == ("refused", "cancelled before it started")
+    assert site.channels["alpha"].runs() == []
