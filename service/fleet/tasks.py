@@ -131,16 +131,23 @@ class WorkerRuntime:
         if not reporter.start(expect=(ABSENT, "queued", "running", "waiting")):
             _log.info("task %s was cancelled before it started", task_id)
             return
-        if claim.took_over is not None:
+        # Taken before by a worker that is gone (its claim lapsed or it died here).
+        rerun = claim.took_over is not None or (
+            existing is not None and existing.state in ("running", "waiting")
+        )
+        if rerun:
+            earlier = claim.took_over or (
+                f"pid {existing.pid} on {existing.host}" if existing is not None else "?"
+            )
             _log.warning(
                 "task %s: its earlier worker (%s) stopped mid-run; running it again",
                 task_id,
-                claim.took_over,
+                earlier,
             )
         ctx = RunContext(on_progress=reporter.progress, task_id=task_id)
         ctx.on_event = lambda event: _log_and_report(event, reporter)
         try:
-            run_options = _options(options, took_over=claim.took_over is not None)
+            run_options = _options(options, rerun=rerun)
             with CancelWatch(self.redis, task_id, ctx.cancel, on_tick=claim.renew):
                 service = self.connection(profile).order_service()
                 result = service.run(Flow(flow), run_options, ctx)
@@ -173,10 +180,10 @@ class WorkerRuntime:
         self.redis.publish(events_channel(profile), event.model_dump_json())
 
 
-def _options(options: Mapping[str, Any], *, took_over: bool) -> FlowOptions:
+def _options(options: Mapping[str, Any], *, rerun: bool) -> FlowOptions:
     """The run's options; a run taken over from a dead worker waits for its leases."""
     parsed = FlowOptions(**options)
-    if took_over and parsed.lease_wait_s is not None:
+    if rerun and parsed.lease_wait_s is not None:
         return parsed.model_copy(
             update={"lease_wait_s": max(parsed.lease_wait_s, TAKEOVER_LEASE_WAIT_S)}
         )

@@ -13,6 +13,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ import pytest
 
 from service.config import load_profile
 from service.fleet.client import FleetClient
-from service.fleet.protocol import RemoteRun
+from service.fleet.protocol import RemoteEvent, RemoteRun
 from service.flows.names import Flow
 from service.flows.run import FlowOptions
 from service.paths import PROJECT_ROOT
@@ -295,3 +296,113 @@ def test_main_py_run_with_no_worker_listening_says_so_and_ctrl_c_cancels_it(
     assert state is not None
     assert (state.state, state.message) == ("refused", "cancelled before it started")
     assert site.channels["alpha"].runs() == []
+
+
+# Redelivery within seconds: a task whose worker holds it longer than this comes back.
+FAST_REDELIVERY = {
+    "CHANNELDESK_VISIBILITY_TIMEOUT_S": "8",
+    "CHANNELDESK_UNACKED_RESTORE_INTERVAL_S": "1",
+    "CHANNELDESK_UNACKED_RESTORE_THROTTLE": "1",
+}
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_loses_nothing_the_task_comes_back_and_completes(
+    fleet: Callable[..., Fleet],
+) -> None:
+    site = fleet({"alpha": 40}, latency_ms=60, **FAST_REDELIVERY)
+    channel = site.channels["alpha"]
+    first = site.worker("alpha", log="first")
+    client = site.client("alpha")
+    sent = client.send(Flow.FETCH_ORDERS, FlowOptions(workers=2))
+    wait_for(lambda: created_in_omnitron(channel) >= 3, "some orders created", first)
+
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    created_when_killed = created_in_omnitron(channel)
+    second = site.worker("alpha", log="second")
+    run = wait_for(lambda: finished(client, sent.task_id), "the task run again", second)
+
+    assert created_when_killed < 40
+    assert run.state == "finished", run.message
+    assert run.pid == second.pid
+    assert run.result is not None
+    assert run.result.outcome == "completed"
+    # The orders the killed run created come again and are found, never made twice.
+    channel.assert_each_order_once()
+    assert channel.open_batches() == {}
+    (killed, rerun) = channel.runs()
+    assert killed[2] == "interrupted"
+    assert killed[4].startswith(f"Interrupted: pid {first.pid} on ")
+    assert killed[3] is None  # the task's id moved to the run that finished it
+    assert (rerun[0], rerun[2], rerun[3]) == (run.result.run_id, "completed", sent.task_id)
+    assert "stopped mid-run; running it again" in site.log("second")
+
+
+@pytest.mark.slow
+def test_a_second_delivery_while_the_run_goes_on_stands_down_without_disturbing_it(
+    fleet: Callable[..., Fleet],
+) -> None:
+    # The run lasts well past the visibility timeout, so Redis hands the task out again
+    # while its first copy runs; the worker has a free thread to take it.
+    site = fleet({"alpha": 60}, latency_ms=60, **FAST_REDELIVERY)
+    channel = site.channels["alpha"]
+    worker = site.worker("alpha", concurrency=2)
+    client = site.client("alpha")
+    stop = threading.Event()
+    seen: list[RemoteEvent] = []
+
+    def listen() -> None:
+        seen.extend(event for event in client.events(stop) if event.event_kind == "task.duplicate")
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    try:
+        sent = client.send(Flow.FETCH_ORDERS, FlowOptions(workers=1))
+        wait_for(lambda: seen, "a second delivery", worker)
+        run = wait_for(lambda: finished(client, sent.task_id), "the run ended", worker)
+    finally:
+        stop.set()
+        listener.join()
+
+    assert {event.state.task_id for event in seen} == {sent.task_id}
+    assert seen[0].message.endswith(f"stood down: pid {worker.pid} on {run.host} is running it.")
+    assert run.state == "finished", run.message
+    assert run.result is not None
+    assert (run.result.outcome, run.result.created) == ("completed", 60)
+    # One run recorded: the second copy never started one.
+    assert [(row[2], row[3]) for row in channel.runs()] == [("completed", sent.task_id)]
+    channel.assert_each_order_once()
+    assert channel.open_batches() == {}
+
+
+@pytest.mark.slow
+def test_beat_sends_a_profiles_scheduled_flow_to_its_workers(
+    fleet: Callable[..., Fleet],
+) -> None:
+    # One schedule minute lasts 2 s here (a test-only knob), so beat fires within seconds.
+    site = fleet(
+        {"alpha": 5},
+        latency_ms=0,
+        schedules='schedules = { "fetch-orders" = 1 }',
+        CHANNELDESK_BEAT_MINUTE_S="2",
+    )
+    worker = site.worker("alpha")
+    beat = site.start("beat", log="beat")
+    client = site.client("alpha")
+
+    def a_finished_run() -> RemoteRun | None:
+        return next((run for run in client.recent() if run.state == "finished"), None)
+
+    run = wait_for(a_finished_run, "a scheduled run finished", worker, beat)
+    beat.terminate()
+    beat.wait(timeout=TIMEOUT)
+
+    assert run.flow == "fetch-orders"
+    assert run.result is not None
+    assert run.result.outcome == "completed"
+    assert run.pid == worker.pid
+    site.channels["alpha"].assert_each_order_once()
+    assert (site.tmp / "data" / "beat-schedule").exists() or any(
+        (site.tmp / "data").glob("beat-schedule*")
+    )
