@@ -1,7 +1,9 @@
 """``python main.py [--profile NAME] [--data-dir DIR] [--config FILE]``: the console.
 
-The window shows at once; the connection (for the sandbox: both simulators) opens
-in the background and the flows become runnable when it is ready.
+The console holds every profile (the built-in sandbox and those of the profiles
+file) and shows one: ``--profile``, else the one shown last. The window shows at
+once; each profile's connection (for the sandbox: both simulators) opens in the
+background and its flows become runnable when it is ready.
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from gui.main_window import MainWindow
+from gui.profiles_hub import ProfilesHub
 from gui.qt_libs import describe_missing, missing_xcb_packages
-from gui.session import ConsoleSession
 from gui.theme import apply_theme
 from gui.views.settings_dialog import THEME_KEY
 from gui.widgets.plain_text import plain_message_box
-from service.config import SANDBOX, ProfileError, load_profile
+from service.config import SANDBOX, ProfileError, load_profile, load_profiles
 from service.connect import ENV_CONFIG, ENV_DATA_DIR, Locations
-from service.store_errors import StoreError, private_umask
+from service.store_errors import private_umask
 
 APP_NAME = "ChannelDesk"
 ORGANIZATION = "ChannelDesk"
@@ -41,7 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
         "work headless: see `main.py COMMAND --help`.",
     )
     parser.add_argument(
-        "--profile", default=SANDBOX, metavar="NAME", help=f"profile (default: {SANDBOX})"
+        "--profile",
+        metavar="NAME",
+        help=f"profile shown first (default: the one shown last, else {SANDBOX}); "
+        "every profile is open",
     )
     parser.add_argument(
         "--data-dir",
@@ -88,26 +93,32 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     apply_theme(app, str(settings.value(THEME_KEY, "system")))
 
     try:
-        profile = load_profile(args.profile, path=locations.config_file)
+        if args.profile is not None:  # says clearly when the profile asked for is unknown
+            load_profile(args.profile, path=locations.config_file)
+        profiles = load_profiles(locations.config_file)
     except ProfileError as exc:
         _refuse("profile-error-dialog", f"Cannot open the profile:\n\n{exc}")
         return EXIT_USAGE
 
     # Stores and simulator state made while the console runs are this user's only.
     with private_umask():
-        try:
-            session = ConsoleSession(profile, locations)
-        except StoreError as exc:
+        hub = ProfilesHub.open(profiles.values(), locations)
+        shown = args.profile
+        wanted = [hub.entry(shown)] if shown is not None else hub.entries
+        if all(entry.session is None for entry in wanted):
+            # Nothing to show (the profile asked for, or every one): say why, as before.
+            entry = wanted[0]
             _refuse(
                 "store-error-dialog",
-                f"Cannot open the local store of profile {profile.name!r}.\n\n{exc}",
+                f"Cannot open the local store of profile {entry.name!r}.\n\n{entry.error}",
             )
-            return exc.exit_code
-        window = MainWindow(session, settings)
-        session.ready.connect(freeze_long_lived)
+            hub.close()
+            return entry.exit_code
+        window = MainWindow(hub, settings, profile=shown)
+        window.session.ready.connect(freeze_long_lived)
         window.show()
         # Connect once the event loop runs, so the window paints first.
-        QTimer.singleShot(0, session.start)
+        QTimer.singleShot(0, hub.start)
         return app.exec()
 
 

@@ -35,8 +35,8 @@ class Schedule:
 class Scheduler(QObject):
     """Says ``due(flow)`` when a scheduled flow's time has come.
 
-    ``clock`` returns the current local time (inject one in tests and call
-    :meth:`tick`).
+    ``profile`` names whose schedules these are. ``clock`` returns the current local
+    time (inject one in tests and call :meth:`tick`).
     """
 
     due = Signal(object)  # Flow
@@ -46,12 +46,14 @@ class Scheduler(QObject):
         self,
         settings: QSettings,
         *,
+        profile: str,
         clock: Callable[[], datetime] = datetime.now,
         tick_ms: int = TICK_MS,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self._settings = settings
+        self.profile = profile
         self._clock = clock
         self._timer = QTimer(self)
         self._timer.setInterval(tick_ms)
@@ -118,9 +120,38 @@ class Scheduler(QObject):
     def _set_next(self, flow: Flow, when: datetime) -> None:
         self._settings.setValue(self._key(flow, "next"), when.isoformat(timespec="seconds"))
 
-    @staticmethod
-    def _key(flow: Flow, name: str) -> str:
-        return f"schedule/{flow.value}/{name}"
+    def _key(self, flow: Flow, name: str) -> str:
+        return schedule_key(self.profile, flow, name)
+
+
+def schedule_key(profile: str, flow: Flow, name: str) -> str:
+    """The settings key of ``name`` (``minutes``, ``enabled``, ``next``) of a schedule."""
+    return f"schedule/{profile}/{flow.value}/{name}"
+
+
+_SCHEDULE_FIELDS = ("minutes", "enabled", "next")
+
+
+def migrate_legacy_schedules(settings: QSettings, profile: str) -> bool:
+    """Move un-prefixed schedules (``schedule/<flow>/…``) under ``profile``; once.
+
+    A console that served one profile kept its schedules without the profile's name:
+    they belong to the profile that console showed. Keys already set under the
+    profile win; the old keys are removed, so a second call moves nothing. Returns
+    whether anything was there to move.
+    """
+    found = False
+    for flow in Flow:
+        for name in _SCHEDULE_FIELDS:
+            old = f"schedule/{flow.value}/{name}"
+            if not settings.contains(old):
+                continue
+            found = True
+            new = schedule_key(profile, flow, name)
+            if not settings.contains(new):
+                settings.setValue(new, settings.value(old))
+            settings.remove(old)
+    return found
 
 
 def _int(value: object, default: int) -> int:

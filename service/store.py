@@ -17,7 +17,7 @@ from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 import sqlite_utils
@@ -43,6 +43,7 @@ from service.store_records import (
     ErrorQuery,
     LeaseRecord,
     NewErrorReport,
+    Origin,
     OutboxCounts,
     ParkedItem,
     Problem,
@@ -83,11 +84,11 @@ _ERROR_COLUMNS = (
     "id, code, description, is_ok, flow, run_id, batch_pk, local_batch_id, content_type, "
     "object_id, subject, raw_request, raw_response, omnitron_payload, delivered, "
     "created_at, delivered_at, attempts, last_seen_at, dead, delivery_error, sending_at, "
-    "cause, cause_value, resolved_at"
+    "cause, cause_value, resolved_at, origin, remote_pk"
 )
 _BATCH_COLUMNS = (
     "pk, local_batch_id, remote_batch_id, content_type, status, objects, flow, run_id, "
-    "created_at, updated_at, last_transition_at"
+    "created_at, updated_at, last_transition_at, origin"
 )
 
 
@@ -100,6 +101,10 @@ RUN_ORDER_COLUMNS: frozenset[str] = frozenset(
 
 class RecordNotFound(LookupError):
     """The run or error report asked for is not in the store."""
+
+
+# What keeping a mirrored row did (Store.mirror_batch, Store.mirror_report).
+MirrorChange = Literal["new", "updated", "same", "ours"]
 
 
 def fts_query(text: str) -> str | None:
@@ -675,11 +680,18 @@ class Store:
     def open_batches(
         self, content_type: str | None = None, *, limit: int = 1000
     ) -> list[BatchMirror]:
-        """Batches not yet ``done`` or ``fail``, oldest first."""
+        """Batches of this store's runs not yet ``done`` or ``fail``, oldest first.
+
+        Mirrored batches of another deployment (``origin = 'remote'``) are not ours to
+        recover or reconcile: the flows never see them here.
+        """
         marks = ", ".join("?" for _ in OPEN_BATCH_STATUSES)
         # IN over the open statuses (not NOT IN over the final ones) so the status
         # index narrows the read to the few open batches.
-        sql = f"SELECT {_BATCH_COLUMNS} FROM batch_requests WHERE status IN ({marks})"
+        sql = (
+            f"SELECT {_BATCH_COLUMNS} FROM batch_requests WHERE status IN ({marks}) "
+            "AND origin = 'local'"
+        )
         params: list[Any] = list(OPEN_BATCH_STATUSES)
         if content_type is not None:
             sql += " AND content_type = ?"
@@ -696,6 +708,7 @@ class Store:
         since: datetime | None = None,
         until: datetime | None = None,
         with_failures: bool = False,
+        origin: Origin | None = None,
         order_by: str = "created_at",
         descending: bool = True,
         limit: int = 100,
@@ -703,12 +716,13 @@ class Store:
     ) -> list[BatchMirror]:
         """One page of batch mirrors; ``since`` ≤ ``created_at`` < ``until``.
 
-        ``with_failures`` keeps only batches holding failed objects (any status).
+        ``with_failures`` keeps only batches holding failed objects (any status);
+        ``origin`` only this store's (``local``) or mirrored (``remote``) ones.
         """
         if order_by not in BATCH_ORDER_COLUMNS:
             raise ValueError(f"order_by must be one of {sorted(BATCH_ORDER_COLUMNS)}")
         where, params = _batch_filters(
-            statuses, content_type, flow, since, until, with_failures=with_failures
+            statuses, content_type, flow, since, until, with_failures=with_failures, origin=origin
         )
         direction = "DESC" if descending else "ASC"
         rows = self._rows(
@@ -727,10 +741,11 @@ class Store:
         since: datetime | None = None,
         until: datetime | None = None,
         with_failures: bool = False,
+        origin: Origin | None = None,
     ) -> int:
         """How many batch mirrors match the same filters as :meth:`list_batches`."""
         where, params = _batch_filters(
-            statuses, content_type, flow, since, until, with_failures=with_failures
+            statuses, content_type, flow, since, until, with_failures=with_failures, origin=origin
         )
         return int(self._scalar(f"SELECT count(*) FROM batch_requests {where}", params))
 
@@ -783,13 +798,17 @@ class Store:
         with self._write() as db:
             return int(db["error_reports"].insert(row).last_rowid)
 
-    def mark_delivered(self, report_id: int) -> None:
-        """Omnitron accepted report ``report_id``: take it out of the outbox."""
+    def mark_delivered(self, report_id: int, remote_pk: int | None = None) -> None:
+        """Omnitron accepted report ``report_id``: take it out of the outbox.
+
+        ``remote_pk``, Omnitron's id of the report when its answer named one, is kept so
+        the mirror recognises the report as ours (a known one is never replaced).
+        """
         with self._write() as db:
             cursor = db.execute(
-                "UPDATE error_reports SET delivered = 1, delivered_at = coalesce(delivered_at, ?) "
-                "WHERE id = ?",
-                [iso(utc_now()), report_id],
+                "UPDATE error_reports SET delivered = 1, delivered_at = coalesce(delivered_at, ?), "
+                "remote_pk = coalesce(remote_pk, ?) WHERE id = ?",
+                [iso(utc_now()), remote_pk, report_id],
             )
             if cursor.rowcount == 0:
                 raise RecordNotFound(f"error report {report_id} not found")
@@ -863,7 +882,8 @@ class Store:
     def find_open_report(
         self, flow: str, subject: str, description: str
     ) -> StoredErrorReport | None:
-        """The latest not-ok report of the same failure of the same subject, if any.
+        """The latest not-ok report of this store's runs of the same failure of the same
+        subject, if any (a mirrored report of another deployment is never touched).
 
         A flow retrying a parked item calls this to touch the existing report
         instead of writing a duplicate.
@@ -871,7 +891,7 @@ class Store:
         rows = self._rows(
             f"SELECT {_ERROR_COLUMNS} FROM error_reports "
             "WHERE flow = ? AND subject = ? AND is_ok = 0 AND description = ? "
-            "ORDER BY id DESC LIMIT 1",
+            "AND origin = 'local' ORDER BY id DESC LIMIT 1",
             [flow, subject, description],
         )
         return _report(rows[0]) if rows else None
@@ -894,11 +914,14 @@ class Store:
         Reads the partial index of open failures (``ix_error_reports_problems``).
         """
         where, params = ("AND flow = ?", [flow]) if flow is not None else ("", [])
+        # Mirrored failures of another deployment form problems of their own (origin):
+        # never mixed with ours, which this store can retry.
         groups = self._rows(
-            "SELECT flow, cause, cause_value, count(DISTINCT subject) AS count, "
+            "SELECT flow, cause, cause_value, origin, count(DISTINCT subject) AS count, "
             "min(created_at) AS first_seen, max(last_seen_at) AS last_seen "
             f"FROM error_reports {_PROBLEMS_INDEX} WHERE {_OPEN_FAILURE} {where} "
-            "GROUP BY cause, cause_value, flow ORDER BY last_seen DESC, flow, cause, cause_value",
+            "GROUP BY cause, cause_value, flow, origin "
+            "ORDER BY last_seen DESC, flow, cause, cause_value, origin",
             params,
         )
         problems = []
@@ -906,8 +929,14 @@ class Store:
             subjects = self._rows(
                 "SELECT subject FROM error_reports "
                 f"WHERE {_OPEN_FAILURE} AND cause = ? AND cause_value = ? AND flow = ? "
-                "GROUP BY subject ORDER BY max(last_seen_at) DESC LIMIT ?",
-                [group["cause"], group["cause_value"], group["flow"], PROBLEM_SUBJECTS],
+                "AND origin = ? GROUP BY subject ORDER BY max(last_seen_at) DESC LIMIT ?",
+                [
+                    group["cause"],
+                    group["cause_value"],
+                    group["flow"],
+                    group["origin"],
+                    PROBLEM_SUBJECTS,
+                ],
             )
             problems.append(
                 Problem.model_validate({**group, "subjects": [r["subject"] for r in subjects]})
@@ -919,15 +948,27 @@ class Store:
         return int(
             self._scalar(
                 f"SELECT count(*) FROM (SELECT 1 FROM error_reports {_PROBLEMS_INDEX} "
-                f"WHERE {_OPEN_FAILURE} GROUP BY cause, cause_value, flow)"
+                f"WHERE {_OPEN_FAILURE} GROUP BY cause, cause_value, flow, origin)"
             )
         )
 
     def problem_reports(
-        self, cause: str, cause_value: str, *, flow: str | None = None, limit: int = 1000
+        self,
+        cause: str,
+        cause_value: str,
+        *,
+        flow: str | None = None,
+        origin: Origin | None = None,
+        limit: int = 1000,
     ) -> list[StoredErrorReport]:
-        """The latest open report of each subject of a problem, newest first."""
+        """The latest open report of each subject of a problem, newest first.
+
+        ``origin`` narrows it to this store's reports or to mirrored ones.
+        """
         where, params = ("AND flow = ?", [flow]) if flow is not None else ("", [])
+        if origin is not None:
+            where += " AND origin = ?"
+            params.append(origin)
         rows = self._rows(
             f"SELECT {_ERROR_COLUMNS} FROM error_reports WHERE id IN ("
             f" SELECT max(id) FROM error_reports WHERE {_OPEN_FAILURE} "
@@ -964,6 +1005,125 @@ class Store:
             db["cursors"].upsert(
                 {"flow": flow, "value": value, "updated_at": iso(utc_now())}, pk="flow"
             )
+
+    # -- mirror --------------------------------------------------------------------
+    # What another deployment wrote to Omnitron, kept with origin 'remote'. Rows this
+    # store's runs wrote are recognised and never touched or marked remote.
+
+    def mirror_batch(self, batch: BatchMirror) -> MirrorChange:
+        """Keep a batch request another deployment opened; how the store changed.
+
+        ``ours``: a batch of this store's runs (the same pk mirrored as local, or a
+        ``local_batch_id`` one of its runs asked Omnitron for — it may be recorded a
+        moment later): left alone. ``new``, ``updated`` (its status or objects moved;
+        a status change is a state-history event at Omnitron's modification time) or
+        ``same`` for a remote one.
+        """
+        now = utc_now()
+        with self._write() as db:
+            found = self._rows(
+                "SELECT status, objects, origin, created_at, last_transition_at "
+                "FROM batch_requests WHERE pk = ?",
+                [batch.pk],
+            )
+            old = found[0] if found else None
+            if old is not None and old["origin"] != "remote":
+                return "ours"
+            if old is None and self._scalar(
+                "SELECT 1 FROM runs WHERE pending_batch_id = ? "
+                "UNION ALL SELECT 1 FROM batch_requests WHERE local_batch_id = ? LIMIT 1",
+                [batch.local_batch_id, batch.local_batch_id],
+            ):
+                return "ours"
+            objects = _json(batch.objects)
+            if old is not None and old["status"] == batch.status and old["objects"] == objects:
+                return "same"
+            moved = old is None or old["status"] != batch.status
+            changed_at = iso(batch.updated_at or now)
+            db["batch_requests"].upsert(
+                {
+                    "pk": batch.pk,
+                    "local_batch_id": batch.local_batch_id,
+                    "remote_batch_id": batch.remote_batch_id,
+                    "content_type": batch.content_type,
+                    "status": batch.status,
+                    "objects": objects,
+                    "object_count": batch.object_count,
+                    "failed_count": batch.failed_count,
+                    "flow": None,
+                    "run_id": None,
+                    "created_at": iso(batch.created_at)
+                    or (old["created_at"] if old else changed_at),
+                    "updated_at": changed_at,
+                    "last_transition_at": changed_at if moved else old["last_transition_at"],
+                    "origin": "remote",
+                },
+                pk="pk",
+            )
+            if moved:
+                db["batch_events"].insert(
+                    {
+                        "batch_pk": batch.pk,
+                        "status": batch.status,
+                        "at": changed_at,
+                        "run_id": None,
+                        "note": "mirrored from Omnitron",
+                    }
+                )
+            return "new" if old is None else "updated"
+
+    def open_remote_batches(self, *, limit: int = 10_000) -> list[BatchMirror]:
+        """Mirrored batches not yet ``done`` or ``fail``, oldest first (read again each sync)."""
+        marks = ", ".join("?" for _ in OPEN_BATCH_STATUSES)
+        rows = self._rows(
+            f"SELECT {_BATCH_COLUMNS} FROM batch_requests WHERE status IN ({marks}) "
+            "AND origin = 'remote' ORDER BY created_at, pk LIMIT ?",
+            [*OPEN_BATCH_STATUSES, limit],
+        )
+        return [_batch(row) for row in rows]
+
+    def mirror_report(self, report: NewErrorReport, created_at: datetime | None) -> MirrorChange:
+        """Keep an error report another deployment wrote (``report.remote_pk`` set).
+
+        ``ours``: a report this store delivered — known by its ``remote_pk``, or, when
+        delivered before those were kept, by its code, ``is_ok``, content type and
+        object (that report then takes the ``remote_pk``). ``same``: mirrored before.
+        ``new``: kept as a delivered report with origin ``remote``, dated ``created_at``
+        (Omnitron's creation time; now when unknown).
+        """
+        if report.remote_pk is None:
+            raise ValueError("a mirrored report needs Omnitron's id (remote_pk)")
+        at = iso(created_at or utc_now())
+        with self._write() as db:
+            known = self._rows(
+                "SELECT origin FROM error_reports WHERE remote_pk = ?", [report.remote_pk]
+            )
+            if known:
+                return "ours" if known[0]["origin"] == "local" else "same"
+            match = self._scalar(
+                "SELECT id FROM error_reports WHERE code = ? AND remote_pk IS NULL "
+                "AND origin = 'local' AND is_ok = ? AND content_type = ? AND object_id = ? "
+                "ORDER BY id LIMIT 1",
+                [report.code, int(report.is_ok), report.content_type, report.object_id],
+            )
+            if match is not None:
+                db.execute(
+                    "UPDATE error_reports SET remote_pk = ? WHERE id = ?", [report.remote_pk, match]
+                )
+                return "ours"
+            row = report.model_dump()
+            row.update(
+                origin="remote",
+                delivered=True,
+                omnitron_payload="{}",
+                created_at=at,
+                last_seen_at=at,
+                delivered_at=at,
+                attempts=1,
+                search_values=searchable_values(report.raw_request, report.raw_response),
+            )
+            db["error_reports"].insert(row)
+            return "new"
 
     # -- parked items -------------------------------------------------------------
 
@@ -1092,6 +1252,22 @@ class Store:
         )
         return Alias.model_validate(rows[0]) if rows else None
 
+    # -- overview -------------------------------------------------------------------
+
+    def count_stale_batches(self, statuses: Sequence[str], changed_before: datetime) -> int:
+        """How many batches in ``statuses`` have not changed since ``changed_before``."""
+        if not statuses:
+            return 0
+        marks = ", ".join("?" for _ in statuses)
+        # The status index narrows the read to the few pending batches.
+        return int(
+            self._scalar(
+                f"SELECT count(*) FROM batch_requests WHERE status IN ({marks}) "
+                "AND last_transition_at < ?",
+                [*statuses, iso(changed_before)],
+            )
+        )
+
 
 # -- row → record -------------------------------------------------------------------
 
@@ -1169,11 +1345,15 @@ def _batch_filters(
     until: datetime | None,
     *,
     with_failures: bool = False,
+    origin: Origin | None = None,
 ) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     if with_failures:
         clauses.append("failed_count > 0")
+    if origin is not None:
+        clauses.append("origin = ?")
+        params.append(origin)
     if statuses is not None:
         statuses = [str(s) for s in statuses]
         if not statuses:
@@ -1210,7 +1390,15 @@ def _error_filters(query: ErrorQuery) -> tuple[str, list[Any]]:
     if query.is_ok is not None:
         clauses.append("is_ok = ?")
         params.append(int(query.is_ok))
-    for column in ("code", "content_type", "flow", "run_id", "batch_pk", "local_batch_id"):
+    for column in (
+        "code",
+        "content_type",
+        "flow",
+        "run_id",
+        "batch_pk",
+        "local_batch_id",
+        "origin",
+    ):
         value = getattr(query, column)
         if value is not None:
             clauses.append(f"{column} = ?")

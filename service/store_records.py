@@ -310,6 +310,8 @@ class ErrorQuery(_Record):
     resolved: bool | None = None
     since: UtcTime | None = None
     until: UtcTime | None = None
+    # Only this store's reports ("local") or those mirrored from Omnitron ("remote").
+    origin: Origin | None = None
     order_by: str = "created_at"
     descending: bool = True
     limit: int = Field(100, ge=1, le=10_000)
@@ -341,6 +343,8 @@ class Problem(_Record):
     subjects: list[str] = Field(default_factory=list)
     first_seen: UtcTime
     last_seen: UtcTime
+    # "remote": failures another deployment reported (mirrored), not retryable here.
+    origin: Origin = "local"
 
 
 class ParkedItem(_Record):

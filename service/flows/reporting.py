@@ -334,12 +334,14 @@ class ErrorReporter:
         try:
             # sending_at without delivered: an earlier POST's answer was lost, or its
             # process died waiting for it. The report may be in Omnitron already.
-            if report.sending_at is not None and self._landed(code):
-                self._store.mark_delivered(report.id)
-                return "delivered"
+            if report.sending_at is not None:
+                landed = self._landed(code)
+                if landed is not None:
+                    self._store.mark_delivered(report.id, remote_pk=landed)
+                    return "delivered"
             body = self._body(report.omnitron_payload)
             self._store.mark_sending(report.id)
-            self._post_once(body)
+            remote_pk = self._post_once(body)
         except (OmnitronError, UnsendableReport, LookupFailed) as exc:
             answer = one_line(exc)
             if is_refusal(exc):
@@ -361,28 +363,31 @@ class ErrorReporter:
                 logging.WARNING,
             )
             return "waiting"
-        self._store.mark_delivered(report.id)
+        self._store.mark_delivered(report.id, remote_pk=remote_pk)
         return "delivered"
 
-    def _post_once(self, body: ErrorReportCreate) -> None:
+    def _post_once(self, body: ErrorReportCreate) -> int | None:
         """POST a report; after a 5xx or a lost answer look it up before trying again.
 
-        A few tries only: a report that cannot go now waits in the outbox, and the
-        look-up at its next delivery keeps it from arriving twice.
+        Returns Omnitron's id of the report when its answer (or the look-up) named
+        one, so the mirror knows the report as ours. A few tries only: a report that
+        cannot go now waits in the outbox, and the look-up at its next delivery keeps
+        it from arriving twice.
         """
         for attempt in range(1, POST_ATTEMPTS + 1):
             try:
-                self._omnitron.create_error_report(body)
-                return
+                stored = self._omnitron.create_error_report(body)
+                return None if stored is None else stored.pk
             except OmnitronUnavailable as exc:
                 if not exc.maybe_processed or attempt == POST_ATTEMPTS:
                     raise
-                if self._landed(body.error_code):
-                    return
+                landed = self._landed(body.error_code)
+                if landed is not None:
+                    return landed
                 self._sleep(self._omnitron.policy.backoff(attempt))
 
-    def _landed(self, code: str) -> bool:
-        """Whether Omnitron holds the report with ``code`` already.
+    def _landed(self, code: str) -> int | None:
+        """Omnitron's id of the report with ``code`` when it holds it already, else ``None``.
 
         No answer (5xx, timeout) means "cannot tell": :class:`LookupFailed` keeps the
         report queued. A listing Omnitron refuses (a 4xx: it offers no such look-up)
@@ -390,7 +395,7 @@ class ErrorReporter:
         so it may arrive twice but is never lost nor blocks the reports after it.
         """
         try:
-            return self._omnitron.find_error_report(code) is not None
+            found = self._omnitron.find_error_report(code)
         except OmnitronError as exc:
             if not is_refusal(exc):
                 raise LookupFailed(
@@ -405,7 +410,8 @@ class ErrorReporter:
                     "a report whose answer was lost is posted again.",
                     logging.WARNING,
                 )
-            return False
+            return None
+        return None if found is None else found.pk
 
     def _body(self, payload: dict[str, Any]) -> ErrorReportCreate:
         """The POST body of a stored payload (the store keeps model names, not ids)."""

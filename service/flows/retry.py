@@ -78,6 +78,8 @@ def select_reports(
 
 
 def _keep(chosen: dict[tuple[str, str], StoredErrorReport], report: StoredErrorReport) -> None:
+    if report.origin == "remote":
+        return  # mirrored from another deployment: no payload here, not ours to retry
     key = (report.flow, report.subject)
     current = chosen.get(key)
     if current is None or current.id < report.id:

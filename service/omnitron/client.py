@@ -12,6 +12,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 from service.omnitron.errors import (
@@ -103,6 +104,17 @@ def _same_name(found: str, asked: str) -> bool:
     return fold(found) == fold(asked)
 
 
+def omnitron_time(value: str | None) -> datetime | None:
+    """An Omnitron date as an aware datetime (a naive one is UTC); ``None`` if unreadable."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _under(parent: int | None, asked: int) -> bool:
     """A row's parent is the one asked for (a row that does not say is not contradicted)."""
     return parent is None or parent == asked
@@ -144,6 +156,17 @@ class OmnitronClient(OmnitronSession):
                 raise OmnitronNotFound(f"Omnitron has no content type {model!r}.")
             self._content_types[key] = found
             return found
+
+    def content_type_by_id(self, pk: int) -> ContentType:
+        """The content type with id ``pk`` (reports of other deployments name it by id)."""
+        with self._cache_lock:
+            for cached in self._content_types.values():
+                if cached.id == pk:
+                    return cached
+        found = self.call_model(ContentType, "GET", f"content_types/{pk}/")
+        with self._cache_lock:
+            self._content_types.setdefault(found.model.lower(), found)
+        return found
 
     # -- batch requests ----------------------------------------------------------------
 
@@ -313,6 +336,92 @@ class OmnitronClient(OmnitronSession):
                 if batch.pk not in seen:
                     seen.add(batch.pk)
                     yield batch
+
+    # -- what other deployments wrote (the mirror) ----------------------------------------
+
+    def batch_requests_above(
+        self, watermark: int, *, newest: int | None = None
+    ) -> Iterator[BatchRequest]:
+        """This channel's batch requests with a pk above ``watermark``, newest first.
+
+        ``newest`` caps how many are read (a first sync takes only the latest ones). Only
+        ``sort=-id`` and paging are relied on; see :meth:`_above`.
+        """
+        path = self.channel_path("batch_requests/")
+        channel = self.settings.channel_id
+        return checked(
+            self._above(BatchRequest, path, watermark, newest),
+            lambda b: b.channel is None or b.channel == channel,
+            f"GET {path} (channel {channel})",
+        )
+
+    def error_reports_above(
+        self, watermark: int, *, newest: int | None = None
+    ) -> Iterator[ErrorReport]:
+        """This channel's error reports with an id above ``watermark``, newest first.
+
+        Reports are written once, so an id watermark finds every new one (:meth:`_above`).
+        """
+        return self._above(ErrorReport, self.channel_path("error_reports/"), watermark, newest)
+
+    def batch_requests_modified_since(self, since: datetime) -> Iterator[BatchRequest]:
+        """Batch requests modified at or after ``since``, most recently modified first.
+
+        ``modified_date__gte`` and ``sort=-modified_date`` are inferred, not known
+        (docs/omnitron-api.md §9): every row's date is compared, and a row modified
+        before ``since`` (or without a date) means the server ignored them:
+        :class:`~service.omnitron.filtered.OmnitronFilterIgnored` is raised at that row,
+        after the rows before it, which are right either way.
+        """
+        path = self.channel_path("batch_requests/")
+        params = {
+            "modified_date__gte": since.isoformat(),
+            "sort": "-modified_date",
+            "channel": self.settings.channel_id,
+        }
+
+        def modified_since(batch: BatchRequest) -> bool:
+            moment = omnitron_time(batch.modified_date)
+            return moment is not None and moment >= since
+
+        return checked(
+            self.iter_models(BatchRequest, path, params, page_size=SCAN_PAGE),
+            modified_since,
+            f"GET {path} (modified_date__gte)",
+        )
+
+    def _above(self, model: type[M], path: str, watermark: int, newest: int | None) -> Iterator[M]:
+        """Rows of a listing with a pk above ``watermark``, read newest first (``sort=-id``).
+
+        Reading stops at the first row at or below the watermark. A server that ignores
+        ``sort`` (its rows come in another order, seen as soon as two rows are compared)
+        is read to the end instead, keeping the rows above the watermark, and ``newest``
+        no longer caps it (which rows are the newest cannot be told).
+        """
+        listing = self.iter_models(model, path, {"sort": "-id"}, page_size=SCAN_PAGE)
+        previous: int | None = None
+        sorted_desc: bool | None = None  # unknown until two rows were compared
+        undecided_stop = False
+        taken = 0
+        for row in listing:
+            pk: int = row.pk  # type: ignore[attr-defined]  # both mirrored models have one
+            if previous is not None:
+                if pk >= previous:
+                    sorted_desc = False
+                elif sorted_desc is None:
+                    sorted_desc = True
+            previous = pk
+            if undecided_stop and sorted_desc:
+                return
+            if pk > watermark:
+                yield row
+                taken += 1
+                if newest is not None and taken >= newest and sorted_desc is not False:
+                    return
+            elif sorted_desc:
+                return
+            elif sorted_desc is None:
+                undecided_stop = True  # the next row tells whether the listing is sorted
 
     # -- integration actions -----------------------------------------------------------
 

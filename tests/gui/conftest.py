@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from gui.main_window import MainWindow
+from gui.profiles_hub import ProfilesHub
 from gui.session import ConsoleSession
 from gui.views.settings_dialog import ConnectionLimits, SettingsDialog
 from gui.workers import SessionState
@@ -98,15 +99,16 @@ def make_console(
     def make(orders: int = 6, latency_ms: int = 0, **sandbox: Any) -> Console:
         clock = FakeClock()
         settings = ini_settings(tmp_path / "console.ini")
-        session = ConsoleSession(
-            builtin_sandbox(),
+        hub = ProfilesHub.open(
+            [builtin_sandbox()],
             locations,
             sandbox_options=SandboxOptions(orders=orders, latency_ms=latency_ms, **sandbox),
         )
-        window = MainWindow(session, settings, clock=clock)
+        window = MainWindow(hub, settings, clock=clock)
         qtbot.addWidget(window)
         window.show()
-        session.start()
+        hub.start()
+        session = window.session
         qtbot.waitUntil(
             lambda: session.state is not SessionState.STARTING, timeout=READY_TIMEOUT_MS
         )

@@ -117,7 +117,7 @@ def test_the_schedule_runs_a_flow_when_due_and_shows_the_next_run(
     console.find(QSpinBox, f"schedule-{flow.value}").setValue(5)
     console.find(QCheckBox, f"schedule-enabled-{flow.value}").setChecked(True)
     assert next_run.text() == "Next run at 09:05"
-    assert console.settings.value(f"schedule/{flow.value}/minutes") in (5, "5")
+    assert console.settings.value(f"schedule/sandbox/{flow.value}/minutes") in (5, "5")
 
     clock.advance(4)
     window.scheduler.tick()

@@ -96,7 +96,7 @@ def test_fetch_orders_creates_orders_and_shows_the_summary(
 
     # The summary's batch link leads there too.
     shown.clear()
-    console.window.tabs.setCurrentIndex(0)
+    console.window.tabs.setCurrentIndex(console.window._tab_keys.index("fetch-orders"))
     console.find(QLabel, "summary-fetch-orders").linkActivated.emit(f"batch:{result.batches[0].pk}")
     assert console.window.tabs.currentWidget() is console.window.batches_view
     assert shown == [result.batches[0].pk]
@@ -113,7 +113,7 @@ def test_async_update_then_check_batches_finishes_the_batch(
     assert fetched.created >= 1, fetched.message
     console.omnitron.post("clock/advance", json={"seconds": PREPARING_AFTER_S}).raise_for_status()
 
-    console.window.tabs.setCurrentIndex(1)
+    console.window.tabs.setCurrentIndex(console.window._tab_keys.index("update-orders"))
     qtbot.mouseClick(console.find(QRadioButton, "async-update-orders"), Qt.MouseButton.LeftButton)
     assert not console.window.panels[Flow.UPDATE_ORDERS].options().is_sync
     sent = click_run(qtbot, console, Flow.UPDATE_ORDERS)

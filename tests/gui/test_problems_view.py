@@ -198,8 +198,9 @@ def test_console_lists_a_runs_problems_first_with_a_badge(
     tabs = console.find(QTabWidget, "tabs")
     page = console.find(QWidget, "tab-problems")
     position = tabs.indexOf(page)
-    # First among the data views: after the flow tabs, before Batches.
-    assert all(isinstance(tabs.widget(index), FlowTab) for index in range(position))
+    # First among the data views: after the Overview and the flow tabs, before Batches.
+    assert tabs.tabText(0) == "Overview"
+    assert all(isinstance(tabs.widget(index), FlowTab) for index in range(1, position))
     assert tabs.indexOf(console.window.batches_view) == position + 1
     qtbot.waitUntil(lambda: tabs.tabText(tabs.indexOf(page)) == "Problems (3)", timeout=LOAD_MS)
 

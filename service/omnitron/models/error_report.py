@@ -39,6 +39,7 @@ class ErrorReport(OmnitronModel):
     raw_request: Text = ""
     raw_response: Text = ""
     is_ok: bool = False
+    created_date: str | None = None
     modified_date: str | None = None
 
     @field_validator("action_object_id", "target_object_id", mode="before")

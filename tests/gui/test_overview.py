@@ -1,0 +1,306 @@
+"""Every profile in one console: the Overview, switching profiles, schedules of all.
+
+Three profiles: the built-in sandbox, ``shop`` on simulators served by the test (its
+secrets in the environment, as a deployment gives them) and ``broken``, whose secrets
+nobody gave, so its connection fails. The Overview's cells are read from its model,
+the Runs view's rows from the view's model, and Omnitron's side from the simulators.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QApplication, QComboBox, QPushButton, QTableView
+from pytestqt.qtbot import QtBot
+
+from gui.main_window import MainWindow
+from gui.profile_workspace import ProfileWorkspace
+from gui.profiles_hub import ProfilesHub
+from gui.schedule import Scheduler, migrate_legacy_schedules
+from gui.workers import SessionState
+from service.config import load_profiles
+from service.connect import Locations
+from service.flows.names import Flow
+from service.flows.result import FlowResult
+from service.sandbox.launcher import SandboxOptions
+from tests.conftest import RunningMarketplace, RunningOmnitron
+from tests.gui.conftest import FakeClock, ini_settings
+
+READY_MS = 60_000
+RUN_MS = 120_000
+SANDBOX_ORDERS = 2
+SHOP_ORDERS = 5
+
+
+@dataclass
+class Fleet:
+    """A console over three profiles and the simulators of ``shop``."""
+
+    window: MainWindow
+    hub: ProfilesHub
+    settings: QSettings
+    clock: FakeClock
+    omnitron: RunningOmnitron
+    market: RunningMarketplace
+
+    def workspace(self, name: str) -> ProfileWorkspace:
+        return self.window.workspace_of(name)
+
+
+def write_profiles(path: Path, omnitron: RunningOmnitron, market: RunningMarketplace) -> None:
+    """``shop`` on the served simulators; ``broken`` on a port nothing serves."""
+    path.write_text(
+        f"""
+[profiles.shop.omnitron]
+url = "{omnitron.base_url}"
+username = "{omnitron.config.username}"
+channel_id = {omnitron.config.channel_id}
+catalog_id = {omnitron.config.catalog_id}
+
+[profiles.shop.channel.settings]
+base_url = "{market.base_url}"
+
+[profiles.broken.omnitron]
+url = "http://127.0.0.1:9/"
+username = "nobody"
+channel_id = 1
+catalog_id = 1
+
+[profiles.broken.channel.settings]
+base_url = "http://127.0.0.1:9/"
+""",
+        encoding="utf-8",
+    )
+
+
+@pytest.fixture
+def fleet(
+    qtbot: QtBot,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    start_omnitron: Callable[..., RunningOmnitron],
+    start_marketplace: Callable[..., RunningMarketplace],
+) -> Iterator[Fleet]:
+    omnitron = start_omnitron()
+    market = start_marketplace(initial_orders=SHOP_ORDERS, broken_share=0.0, arrival_per_hour=0)
+    config = tmp_path / "profiles.toml"
+    write_profiles(config, omnitron, market)
+    monkeypatch.setenv("CHANNELDESK_SHOP_OMNITRON_PASSWORD", omnitron.config.password)
+    monkeypatch.setenv("CHANNELDESK_SHOP_CHANNEL_API_KEY", market.config.api_key)
+    monkeypatch.delenv("CHANNELDESK_BROKEN_OMNITRON_PASSWORD", raising=False)
+    # No OS keyring: broken's secrets are missing, not looked up on a desktop keyring.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    monkeypatch.setattr(MainWindow, "confirm_close_during_runs", lambda self: True)
+    locations = Locations(tmp_path / "data", config)
+    hub = ProfilesHub.open(
+        load_profiles(config).values(),
+        locations,
+        sandbox_options=SandboxOptions(orders=SANDBOX_ORDERS),
+    )
+    clock = FakeClock()
+    settings = ini_settings(tmp_path / "console.ini")
+    window = MainWindow(hub, settings, profile="sandbox", clock=clock)
+    qtbot.addWidget(window)
+    window.show()
+    hub.start()
+    states = {name: lambda n=name: hub.session(n).state for name in hub.names}
+    qtbot.waitUntil(
+        lambda: all(state() is not SessionState.STARTING for state in states.values()),
+        timeout=READY_MS,
+    )
+    yield Fleet(window, hub, settings, clock, omnitron, market)
+    window.close()
+    hub.close()
+
+
+def run(qtbot: QtBot, workspace: ProfileWorkspace, flow: Flow) -> FlowResult:
+    """Start ``flow`` on ``workspace`` (shown or not) and wait for its result."""
+    with qtbot.waitSignal(workspace.lanes.finished, timeout=RUN_MS) as finished:
+        assert workspace.run_flow(flow) is None
+    done, result = finished.args
+    assert done is flow
+    return result
+
+
+def overview_text(fleet: Fleet, profile: str, key: str) -> str:
+    return fleet.window.overview_model.text(profile, key)
+
+
+def runs_rows(qtbot: QtBot, window: MainWindow) -> list[tuple[str, str]]:
+    """(flow, created) of every row the Runs view shows, once it has loaded some."""
+    view = window.runs_view
+    view.refresh()
+    model = view.model
+    qtbot.waitUntil(lambda: model.rowCount() > 0, timeout=READY_MS)
+    flow_col = [c.title for c in model.columns].index("Flow")
+    created_col = [c.title for c in model.columns].index("Created")
+    return [
+        (model.index(r, flow_col).data(), model.index(r, created_col).data())
+        for r in range(model.rowCount())
+    ]
+
+
+def double_click_row(qtbot: QtBot, fleet: Fleet, profile: str) -> None:
+    table = fleet.window.findChild(QTableView, "overview-table")
+    assert table is not None
+    fleet.window.tabs.setCurrentWidget(fleet.window.overview_view)
+    row = fleet.window.overview_model.row_index(profile)
+    assert row >= 0, profile
+    rect = table.visualRect(table.model().index(row, 0))
+    # A double-click that follows a press, as a real one does.
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    with qtbot.waitSignal(fleet.window.overview_view.profile_activated, timeout=5000):
+        qtbot.mouseDClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def test_the_overview_shows_every_profile_with_its_last_runs(qtbot: QtBot, fleet: Fleet) -> None:
+    window = fleet.window
+    assert window.tabs.tabText(0) == "Overview"
+    assert [window.overview_model.profile_at(r) for r in range(3)] == ["sandbox", "shop", "broken"]
+    assert overview_text(fleet, "sandbox", "flow:fetch-orders") == "never"
+
+    sandbox = run(qtbot, fleet.workspace("sandbox"), Flow.FETCH_ORDERS)
+    shop = run(qtbot, fleet.workspace("shop"), Flow.FETCH_ORDERS)  # not the profile shown
+    assert (sandbox.created, shop.created) == (SANDBOX_ORDERS, SHOP_ORDERS)
+    # Omnitron's side: the shop's orders are in the shop's Omnitron.
+    counts = fleet.omnitron.control.get("summary").json()["counts"]
+    assert counts["orders"] == SHOP_ORDERS
+
+    for name in ("sandbox", "shop"):
+        qtbot.waitUntil(
+            lambda n=name: overview_text(fleet, n, "flow:fetch-orders").startswith("completed"),
+            timeout=READY_MS,
+        )
+        assert fleet.window.overview_model.badge(name, "flow:fetch-orders") == "success"
+        assert overview_text(fleet, name, "flow:update-orders") == "never"
+        assert overview_text(fleet, name, "state") == "ready"
+    assert overview_text(fleet, "sandbox", "profile") == "sandbox (shown)"
+    assert overview_text(fleet, "shop", "profile") == "shop"
+    # Health comes from each session's pings of Omnitron and of the channel.
+    qtbot.waitUntil(
+        lambda: (
+            overview_text(fleet, "shop", "omnitron").startswith("OK")
+            and overview_text(fleet, "shop", "channel").startswith("OK")
+        ),
+        timeout=READY_MS,
+    )
+
+
+def test_a_profile_that_fails_shows_its_error_in_its_row(fleet: Fleet) -> None:
+    assert fleet.hub.session("broken").state is SessionState.FAILED
+    text = overview_text(fleet, "broken", "state")
+    assert text.startswith("failed: ")
+    assert "CHANNELDESK_BROKEN_OMNITRON_PASSWORD" in text
+    assert fleet.window.overview_model.badge("broken", "state") == "danger"
+    # The others opened regardless, and the shown one is untouched.
+    assert overview_text(fleet, "shop", "state") == "ready"
+    assert fleet.window.profile_name == "sandbox"
+
+
+def test_double_click_and_the_selector_switch_the_views_to_that_profile(
+    qtbot: QtBot, fleet: Fleet
+) -> None:
+    window = fleet.window
+    run(qtbot, fleet.workspace("sandbox"), Flow.FETCH_ORDERS)
+    run(qtbot, fleet.workspace("shop"), Flow.FETCH_ORDERS)
+    assert runs_rows(qtbot, window) == [("fetch-orders", str(SANDBOX_ORDERS))]
+
+    double_click_row(qtbot, fleet, "shop")
+    assert window.profile_name == "shop"
+    window.tabs.setCurrentWidget(window.runs_view)
+    assert runs_rows(qtbot, window) == [("fetch-orders", str(SHOP_ORDERS))]
+    # The window holds only the shown profile's widgets: lookups by name find the shop's.
+    run_button = window.findChild(QPushButton, "run-fetch-orders")
+    assert run_button is not None
+    assert window.panels[Flow.FETCH_ORDERS].isAncestorOf(run_button)
+    assert fleet.workspace("sandbox").panels[Flow.FETCH_ORDERS].window() is not window
+    selector = window.findChild(QComboBox, "profile-selector")
+    assert selector is not None
+    assert selector.currentData() == "shop"  # the selector agrees with the double-click
+    assert window.windowTitle() == "ChannelDesk — shop"
+    assert overview_text(fleet, "shop", "profile") == "shop (shown)"
+    assert overview_text(fleet, "sandbox", "profile") == "sandbox"
+
+    # Back through the selector: the same switch, and the tab stays Runs.
+    selector.activated.emit(selector.findData("sandbox"))
+    assert window.profile_name == "sandbox"
+    assert window.tabs.currentWidget() is window.runs_view
+    assert runs_rows(qtbot, window) == [("fetch-orders", str(SANDBOX_ORDERS))]
+    assert window.windowTitle() == "ChannelDesk — sandbox"
+    assert "sandbox" in window.tray_text().splitlines()[0]
+
+    # A profile whose connection failed shows too: its store, and why it cannot run.
+    assert window.show_profile("broken")
+    assert (
+        "CHANNELDESK_BROKEN_OMNITRON_PASSWORD"
+        in window.panels[Flow.FETCH_ORDERS].run_button.toolTip()
+    )
+
+
+def test_the_last_profile_shown_is_remembered(qtbot: QtBot, fleet: Fleet) -> None:
+    fleet.window.show_profile("shop")
+    fleet.window.save_settings()
+    assert fleet.settings.value("window/profile") == "shop"
+
+
+def test_a_schedule_of_a_profile_not_shown_fires_and_records_a_run(
+    qtbot: QtBot, fleet: Fleet
+) -> None:
+    shop = fleet.workspace("shop")
+    assert fleet.window.profile_name == "sandbox"
+    shop.scheduler.set_schedule(Flow.FETCH_ORDERS, 5, True)
+    assert fleet.settings.value("schedule/shop/fetch-orders/minutes") in (5, "5")
+    assert overview_text(fleet, "shop", "next") == "Fetch orders at 09:05"
+    fleet.clock.advance(6)
+    with qtbot.waitSignal(shop.lanes.finished, timeout=RUN_MS) as finished:
+        shop.scheduler.tick()
+    result = finished.args[1]
+    assert result.created == SHOP_ORDERS
+    assert fleet.omnitron.control.get("summary").json()["counts"]["orders"] == SHOP_ORDERS
+    runs = shop.session.store.list_runs(flow=Flow.FETCH_ORDERS.value)
+    assert [run.created for run in runs] == [SHOP_ORDERS]
+    # The sandbox's schedule did not fire with it.
+    assert fleet.workspace("sandbox").session.store.list_runs() == []
+    qtbot.waitUntil(
+        lambda: overview_text(fleet, "shop", "flow:fetch-orders").startswith("completed"),
+        timeout=READY_MS,
+    )
+
+
+def test_old_schedules_move_under_the_profile_once(tmp_path: Path) -> None:
+    settings = ini_settings(tmp_path / "console.ini")
+    settings.setValue("schedule/check-batches/minutes", 7)
+    settings.setValue("schedule/check-batches/enabled", True)
+    settings.setValue("schedule/update-orders/minutes", 3)
+    settings.setValue("schedule/shop/update-orders/minutes", 9)  # set already: it wins
+
+    assert migrate_legacy_schedules(settings, "shop")
+    assert not migrate_legacy_schedules(settings, "other")  # once: nothing left to move
+
+    scheduler = Scheduler(settings, profile="shop")
+    assert scheduler.schedule(Flow.CHECK_BATCHES).minutes == 7
+    assert scheduler.schedule(Flow.CHECK_BATCHES).enabled
+    assert scheduler.schedule(Flow.UPDATE_ORDERS).minutes == 9
+    assert not settings.contains("schedule/check-batches/minutes")
+    other = Scheduler(settings, profile="other")
+    assert not other.schedule(Flow.CHECK_BATCHES).enabled
+
+
+def test_the_selector_has_a_shortcut(qtbot: QtBot, fleet: Fleet) -> None:
+    window = fleet.window
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    selector = window.findChild(QComboBox, "profile-selector")
+    assert selector is not None
+    qtbot.keyClick(window, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: selector.view().isVisible())  # its list is open
+    selector.hidePopup()
+    assert [selector.itemData(i) for i in range(selector.count())] == [
+        "sandbox",
+        "shop",
+        "broken",
+    ]
