@@ -26,6 +26,7 @@ from service.cli_fleet import (
     run_beat,
     run_worker,
 )
+from service.cli_mirror import add_mirror, mirror_profile
 from service.cli_output import (
     BarAwareHandler,
     Column,
@@ -53,6 +54,7 @@ from service.flows.parking import age_text, parked_json
 from service.flows.result import FlowResult, RunOutcome
 from service.flows.retry import NothingToRetry
 from service.flows.run import FlowOptions
+from service.omnitron.errors import OmnitronError
 from service.omnitron.models.batch import BatchStatus
 from service.order_service import OrderService
 from service.sandbox.launcher import Sandbox, SandboxOptions
@@ -121,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sandbox(commands)
     add_worker(commands, common, _worker)
     add_beat(commands, common, _beat)
+    add_mirror(commands, common, _mirror)
     return parser
 
 
@@ -579,6 +582,23 @@ def _beat(args: argparse.Namespace) -> int:
     except (FleetUnavailable, ProfileError) as exc:
         _error(str(exc))
         return EXIT_USAGE
+    return EXIT_OK
+
+
+def _mirror(args: argparse.Namespace) -> int:
+    _configure_logging(getattr(args, "verbose", 0) or 0)
+    try:
+        result = mirror_profile(args.profile, _locations(args), args.environ)
+    except ProfileError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except OmnitronError as exc:
+        _error(f"could not read Omnitron: {exc}")
+        return EXIT_FAILED
+    if args.json:
+        dump_json(result.to_json(), sys.stdout)
+    else:
+        print(result.summary, flush=True)
     return EXIT_OK
 
 
