@@ -31,6 +31,7 @@ from service.store_errors import private_dir
 
 if TYPE_CHECKING:
     # Imported lazily at run time: the facade pulls in every flow module.
+    from service.flows.lease import LeaseBook
     from service.order_service import OrderService
 
 
@@ -84,16 +85,22 @@ class Locations:
 
 @dataclass
 class Connection:
-    """The open clients and store of one profile."""
+    """The open clients and store of one profile.
+
+    ``leases``: where its runs' leases are kept; ``None`` for the store's own rows. A
+    ``workers`` profile's are in the fleet's Redis, shared by all its machines.
+    """
 
     profile: Profile
     omnitron: OmnitronClient
     channel: ChannelAdapter
     store: Store
     sandbox: Sandbox | None = None
+    leases: LeaseBook | None = None
 
     def order_service(self) -> OrderService:
-        """An :class:`OrderService` over this connection, with the profile's workers."""
+        """An :class:`OrderService` over this connection, with the profile's workers
+        and its lease book."""
         from service.order_service import OrderService
 
         return OrderService(
@@ -102,6 +109,7 @@ class Connection:
             self.store,
             profile=self.profile.name,
             workers=self.profile.workers,
+            leases=self.leases,
         )
 
 
@@ -118,6 +126,7 @@ def connect(
     secrets: Secrets | None = None,
     sandbox_options: SandboxOptions | None = None,
     omnitron_overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Iterator[Connection]:
     """Open what a run of ``profile`` needs; close it all when the block ends.
 
@@ -125,7 +134,9 @@ def connect(
     in :meth:`Locations.sandbox_dir` (``sandbox_options`` replaces everything but
     that directory). Other profiles read their secrets from ``secrets`` (default: the
     environment, then the OS keyring). ``omnitron_overrides`` are extra
-    :class:`OmnitronSettings` fields such as retry limits.
+    :class:`OmnitronSettings` fields such as retry limits. A ``workers`` profile also
+    gets a client of its Redis for the run leases (broker URL from ``environ``,
+    default the process environment, then the profiles file); it connects on first use.
 
     Raises :class:`ProfileError` for anything wrong with the profile itself: a
     missing secret, an unknown channel adapter, invalid adapter settings; and
@@ -167,7 +178,22 @@ def connect(
         stack.callback(channel.close)
         omnitron = stack.enter_context(OmnitronClient(omnitron_settings))
         store = stack.enter_context(open_store(profile, locations))
-        yield Connection(profile, omnitron, channel, store, sandbox)
+        leases = _fleet_leases(profile, environ, stack) if profile.runner == "workers" else None
+        yield Connection(profile, omnitron, channel, store, sandbox, leases)
+
+
+def _fleet_leases(
+    profile: Profile, environ: Mapping[str, str] | None, stack: ExitStack
+) -> LeaseBook:
+    """The lease book of a ``workers`` profile in its Redis, closed with ``stack``."""
+    from service.fleet.broker import broker_url, redis_client
+
+    client = redis_client(broker_url(profile, environ))
+    stack.callback(client.close)
+    # After redis_client: it says in one line when the workers extra is missing.
+    from service.fleet.redis_leases import RedisLeaseBook
+
+    return RedisLeaseBook(client, profile.name)
 
 
 def _sandbox_omnitron_settings(sandbox: Sandbox, overrides: dict[str, Any]) -> OmnitronSettings:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from service.channel.adapter import ChannelAdapter
 from service.flows.context import RunContext
+from service.flows.lease import LeaseBook
 from service.flows.names import Flow
 from service.flows.registry import spec
 from service.flows.result import FlowResult
@@ -32,12 +33,15 @@ class OrderService:
         *,
         profile: str = "",
         workers: int = 12,
+        leases: LeaseBook | None = None,
     ) -> None:
+        """``leases``: where the runs' leases are kept (default: ``store``'s own rows)."""
         self.omnitron = omnitron
         self.channel = channel
         self.store = store
         self.profile = profile
         self.workers = workers
+        self.leases = leases
 
     def run(
         self, flow: Flow, options: FlowOptions | None = None, ctx: RunContext | None = None
@@ -83,6 +87,7 @@ class OrderService:
             ctx=ctx or RunContext(),
             options=options or FlowOptions(workers=self.workers),
             profile=self.profile,
+            leases=self.leases,
         )
 
     def fetch_and_create_order(

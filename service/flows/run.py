@@ -30,6 +30,7 @@ from service.flows.context import FlowCancelled, RunContext
 from service.flows.lease import (
     LEASE_TTL_S,
     OUTBOX_LEASE,
+    LeaseBook,
     LeaseBusy,
     RunCounts,
     RunLease,
@@ -132,8 +133,12 @@ def execute(
     ctx: RunContext,
     options: FlowOptions,
     profile: str = "",
+    leases: LeaseBook | None = None,
 ) -> FlowResult:
     """Run ``body`` as one recorded run of ``flow`` and return what it did.
+
+    The run's leases are kept in ``leases`` (default: ``store``'s own rows; a
+    ``workers`` profile's are in Redis, shared by every machine of the fleet).
 
     Raises :class:`~service.flows.lease.LeaseBusy` — before anything is recorded,
     delivered or recovered — when a live run (of this process or another) holds a
@@ -142,7 +147,9 @@ def execute(
     Omnitron, a refused login, a bug in one flow): the result says ``failed`` with a
     one-line message. A :class:`BaseException` such as ``KeyboardInterrupt`` is not
     caught; the run is recorded ``interrupted`` and its batch left for the next run
-    to recover, as after a killed process.
+    to recover, as after a killed process. Raises
+    :class:`~service.flows.lease.LeasesUnreachable` (an ``OSError``), also before
+    anything is recorded, when ``leases`` cannot be reached.
     """
     waited: list[LeaseBusy] = []
     log = RunLogWriter(store)
@@ -154,7 +161,12 @@ def execute(
 
     try:
         lease = RunLease.acquire(
-            store, flow, wait_s=options.lease_wait_s, cancel=ctx.cancel, on_wait=on_wait
+            store,
+            flow,
+            wait_s=options.lease_wait_s,
+            cancel=ctx.cancel,
+            on_wait=on_wait,
+            book=leases,
         )
     except BaseException:
         ctx.log_sink = None  # not started: there is no run for these events
