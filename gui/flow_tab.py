@@ -6,8 +6,9 @@ current: …" while the total is unknown), the live log of the run, the last run
 summary — its outcome in the outcome's colour (:mod:`service.flows.outcome`), its
 failures as a link into Error reports, its batch as a link into the Batches view —
 and the schedule. After a restart the summary and the log of the last run are read
-back from the store. A :class:`FlowTab` holds one panel, or two for the cancellation
-requests.
+back from the store. For a ``runner = "workers"`` profile a line says where its runs go
+(the profile's queue), and the summary says when a sent run waits for a worker. A
+:class:`FlowTab` holds one panel, or two for the cancellation requests.
 
 Panels only show things and say what the operator asked for (signals); the main
 window decides whether a run can start and starts it.
@@ -68,8 +69,11 @@ class FlowPanel(QWidget):
         *,
         default_success_log: bool = True,
         workers: int = 12,
+        runs_on: str | None = None,
         parent: QWidget | None = None,
     ) -> None:
+        """The panel of ``flow``; ``runs_on`` says where its runs go when not here
+        (``ConsoleSession.runs_on``: "Runs on the workers of queue channeldesk.acme")."""
         super().__init__(parent)
         self.flow = flow
         self._settings = settings
@@ -121,6 +125,12 @@ class FlowPanel(QWidget):
         self.progress_bar.setFormat("Not running")
         self.progress_bar.setTextVisible(True)
 
+        # Where runs go, for a profile whose flows run on its workers.
+        self.runs_on = QLabel(runs_on or "")
+        self.runs_on.setObjectName(f"runs-on-{name}")
+        self.runs_on.setTextFormat(Qt.TextFormat.PlainText)
+        self.runs_on.setVisible(runs_on is not None)
+
         self.summary = QLabel("No run yet.")
         self.summary.setObjectName(f"summary-{name}")
         self.summary.setTextFormat(Qt.TextFormat.RichText)
@@ -152,6 +162,7 @@ class FlowPanel(QWidget):
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addLayout(controls)
+        top_layout.addWidget(self.runs_on)
         top_layout.addWidget(self.progress_bar)
         top_layout.addWidget(self.summary)
         top_layout.addLayout(schedule_row)
@@ -269,9 +280,13 @@ class FlowPanel(QWidget):
         """Add one of the run's events to the log (detail below INFO is left out)."""
         if event.kind == "run.waiting":
             self.show_waiting(event.message)
-        elif event.kind == "run.started":
+        elif event.kind == "remote.queued":
+            self.show_waiting(event.message, what="Waiting for a worker…")
+        elif event.kind in ("run.started", "remote.taken"):
             self.progress_bar.setFormat("Starting…")
-            self.summary.setText("Running…")
+            self.summary.setText(
+                "Running…" if event.kind == "run.started" else html.escape(event.message)
+            )
         if event.level < logging.INFO:
             return
         self.log_line(_log_prefix(event.level) + event.message)
@@ -303,10 +318,11 @@ class FlowPanel(QWidget):
         self._render_summary(result, [(b.pk, b.status) for b in result.batches])
         self.log_line(f"{flow_title(self.flow)} {label}: {summary_text(result)}")
 
-    def show_waiting(self, message: str) -> None:
-        """The run is queued behind another run that holds its lease."""
+    def show_waiting(self, message: str, *, what: str = "Waiting for another run…") -> None:
+        """The run is queued: behind another run that holds its lease, or (``what``)
+        on the workers' queue with no worker taking it yet."""
         self.progress_bar.setRange(0, 0)
-        self.progress_bar.setFormat("Waiting for another run…")
+        self.progress_bar.setFormat(what)
         self.summary.setText(f"<b>Queued:</b> {html.escape(message)}")
 
     def show_busy(self, message: str, *, cancelled: bool = False) -> None:

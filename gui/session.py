@@ -5,21 +5,31 @@ may be slow to answer, so :class:`ConsoleSession` enters :func:`service.connect.
 on a worker thread and says ``ready`` (or ``failed``) when done. The window shows at
 once: the read-only store the data views use is opened on the GUI thread right away,
 since its file does not depend on the connection.
+
+A ``runner = "workers"`` profile also opens a :class:`FleetClient` to its broker: its
+flows run on the workers (:attr:`ConsoleSession.flow_runner`), and a
+:class:`~gui.fleet_watch.FleetWatch` keeps every run of its workers in the store.
 """
 
 from __future__ import annotations
 
 from contextlib import ExitStack
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from gui.workers import SessionState, TaskRunner
+from gui.fleet_watch import FleetWatch
+from gui.workers import FlowRunner, SessionState, TaskRunner
 from service.config import Profile
 from service.connect import Connection, Locations, connect, open_store
+from service.fleet.protocol import queue_name
 from service.order_service import OrderService
 from service.sandbox.launcher import SandboxOptions
 from service.store import Store
+
+if TYPE_CHECKING:  # the workers extra is optional; only workers profiles load it
+    from service.fleet.client import FleetClient
 
 # Bounded waits at shutdown: a stuck network call must not keep the app from quitting.
 CLOSE_WAIT_MS = 15_000
@@ -31,6 +41,8 @@ class ConsoleSession(QObject):
     ready = Signal()
     failed = Signal(str)
     health_changed = Signal(bool, str)  # reachable, one line for the status bar
+    # Runs of the profile's workers changed in the store (workers profiles only).
+    remote_runs_recorded = Signal(list)  # list[RemoteRun]
 
     def __init__(
         self,
@@ -49,6 +61,8 @@ class ConsoleSession(QObject):
         self._stack: ExitStack | None = None
         self._connection: Connection | None = None
         self._service: OrderService | None = None
+        self._flow_runner: FlowRunner | None = None
+        self._watch: FleetWatch | None = None
         self._pinging = False
         self.state = SessionState.STARTING
         self.error = ""
@@ -60,26 +74,40 @@ class ConsoleSession(QObject):
         """Open the connection in the background; ``ready`` or ``failed`` follows."""
         self._runner.submit(self._open, on_done=self._opened, on_failed=self._open_failed)
 
-    def _open(self) -> tuple[ExitStack, Connection]:
+    def _open(self) -> tuple[ExitStack, Connection, FleetClient | None]:
         # Runs on a worker thread: starts the simulators (sandbox) and the clients.
         stack = ExitStack()
         try:
             connection = stack.enter_context(
                 connect(self.profile, self.locations, sandbox_options=self._sandbox_options)
             )
+            client = None
+            if self.profile.runner == "workers":
+                from service.fleet.client import FleetClient
+
+                client = FleetClient(self.profile)
+                stack.callback(client.close)
         except BaseException:
             stack.close()
             raise
-        return stack, connection
+        return stack, connection, client
 
-    def _opened(self, opened: tuple[ExitStack, Connection]) -> None:
-        stack, connection = opened
+    def _opened(self, opened: tuple[ExitStack, Connection, FleetClient | None]) -> None:
+        stack, connection, client = opened
         if self.state is SessionState.CLOSED:
             # Closed while opening: nobody will use it.
             stack.close()
             return
         self._stack, self._connection = stack, connection
         self._service = connection.order_service()
+        self._flow_runner = self._service
+        if client is not None:
+            from service.fleet.client import RemoteFlowRunner
+
+            self._flow_runner = RemoteFlowRunner(client)
+            self._watch = FleetWatch(client, connection.store, parent=self)
+            self._watch.runs_recorded.connect(self.remote_runs_recorded)
+            self._watch.start()
         self.state = SessionState.READY
         self.ready.emit()
 
@@ -104,11 +132,15 @@ class ConsoleSession(QObject):
             return
         self.state = SessionState.CLOSED
         self._runner.wait(CLOSE_WAIT_MS)
+        if self._watch is not None:
+            # Before its client and store close below.
+            self._watch.stop()
         # A connection that opened meanwhile was delivered neither way yet; the
         # queued delivery finds the state CLOSED and closes it. Close ours now.
         if self._stack is not None:
             self._stack.close()
         self._stack = self._connection = self._service = None
+        self._flow_runner = self._watch = None
         self.store.close()
         self.deleteLater()
 
@@ -123,6 +155,19 @@ class ConsoleSession(QObject):
     def service(self) -> OrderService | None:
         """The order service, once ready."""
         return self._service
+
+    @property
+    def flow_runner(self) -> FlowRunner | None:
+        """What runs this profile's flows, once ready: the order service, or for a
+        ``runner = "workers"`` profile its workers (a ``RemoteFlowRunner``)."""
+        return self._flow_runner
+
+    @property
+    def runs_on(self) -> str | None:
+        """Where this profile's runs go, for the flow tabs; ``None`` when they run here."""
+        if self.profile.runner != "workers":
+            return None
+        return f"Runs on the workers of queue {queue_name(self.profile.name)}"
 
     @property
     def connection(self) -> Connection | None:

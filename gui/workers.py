@@ -13,9 +13,11 @@ time, cancellable, with progress and events relayed through a runner channel.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from PySide6.QtCore import QObject, Signal
 
@@ -83,6 +85,12 @@ def preflight(
     return None
 
 
+# Events that say a run waits (for another run's lease; for a worker to take it from
+# the queue), and those that say it goes on.
+_QUEUED = frozenset({"run.waiting", "remote.queued"})
+_QUEUED_OR_TAKEN = _QUEUED | {"run.started", "remote.taken"}
+
+
 @dataclass(slots=True)
 class _Lane:
     """The run in progress on one flow's lane."""
@@ -102,17 +110,58 @@ class RetryRefused:
     message: str
 
 
+@dataclass(frozen=True)
+class RemoteRefusal:
+    """A run sent to the workers that never started; shown like a lease refusal.
+
+    ``str()`` says why (another live run owns the flow, no broker, cancelled before a
+    worker took it); ``cancelled``: the operator cancelled it while it waited.
+    """
+
+    message: str
+    cancelled: bool = False
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class FlowRunner(Protocol):
+    """What runs a flow for a profile: the ``OrderService`` here, or its workers
+    (``service.fleet.client.RemoteFlowRunner``); see ``ConsoleSession.flow_runner``."""
+
+    def run(
+        self, flow: Flow, options: FlowOptions | None = None, ctx: RunContext | None = None
+    ) -> FlowResult:
+        """Run ``flow`` to its end, reporting through ``ctx``."""
+        ...
+
+
 LaneWork = Callable[[RunContext], FlowResult | RetryRefused]
-LaneOutcome = FlowResult | LeaseBusy | StoreError | RetryRefused
+LaneOutcome = FlowResult | LeaseBusy | RemoteRefusal | StoreError | RetryRefused
 
 
 def _refusals_as_data(work: LaneWork, ctx: RunContext) -> LaneOutcome:
-    """Do a lane's work; a run that could not take its lease, or whose store failed,
-    hands back why, as data (neither is a bug to log with a traceback)."""
+    """Do a lane's work; a run that could not take its lease (here or on the workers),
+    or whose store failed, hands back why, as data (none is a bug to log with a
+    traceback)."""
     try:
         return work(ctx)
     except (LeaseBusy, StoreError) as refusal:
         return refusal
+    except Exception as error:
+        if _is_remote_refusal(error):
+            return RemoteRefusal(str(error), cancelled=ctx.cancel.cancelled)
+        raise
+
+
+def _is_remote_refusal(error: Exception) -> bool:
+    """Whether ``error`` is the workers' ``RemoteRefused``.
+
+    The ``workers`` extra (Celery, Redis) is optional, so its client is not imported
+    here: a ``RemoteRefused`` can only have been raised once its module was loaded.
+    """
+    client = sys.modules.get("service.fleet.client")
+    return client is not None and isinstance(error, client.RemoteRefused)
 
 
 class FlowLanes(QObject):
@@ -125,7 +174,8 @@ class FlowLanes(QObject):
     progress = Signal(object, object)  # Flow, Progress
     event = Signal(object, object)  # Flow, FlowEvent
     finished = Signal(object, object)  # Flow, FlowResult
-    # Flow, LeaseBusy: the run did not start, another live run holds its lease
+    # Flow, LeaseBusy or RemoteRefusal: the run did not start (another live run holds
+    # its lease, or its workers refused it); str() says why, .cancelled if cancelled
     busy = Signal(object, object)
     crashed = Signal(object, str)  # Flow, message: the run raised instead of returning
     store_failed = Signal(object, object)  # Flow, StoreError: the local store cannot be used
@@ -147,7 +197,8 @@ class FlowLanes(QObject):
         return flow in self._lanes
 
     def is_waiting(self, flow: Flow) -> bool:
-        """Whether ``flow``'s run is queued behind another run's lease."""
+        """Whether ``flow``'s run is queued behind another run's lease, or on the
+        workers' queue with no worker taking it yet."""
         lane = self._lanes.get(flow)
         return lane is not None and lane.waiting
 
@@ -156,13 +207,17 @@ class FlowLanes(QObject):
         lane = self._lanes.get(flow)
         return lane.last_progress if lane else None
 
-    def start(self, flow: Flow, service: OrderService, options: FlowOptions) -> bool:
-        """Start a run of ``flow``; ``False`` (and nothing started) when its lane is busy.
+    def start(self, flow: Flow, runner: FlowRunner, options: FlowOptions) -> bool:
+        """Start a run of ``flow`` with ``runner``; ``False`` (and nothing started) when
+        its lane is busy.
 
-        It ends with ``finished``, or with ``busy`` when another live run holds a lease
-        it needs (with ``options.lease_wait_s`` set it waits for it first, cancellable).
+        ``runner`` runs it here (``OrderService``) or on the profile's workers: the
+        lane's progress, events, Cancel and result are the same. It ends with
+        ``finished``, or with ``busy`` when another live run holds a lease it needs
+        (with ``options.lease_wait_s`` set it waits for it first, cancellable) or the
+        workers refused it.
         """
-        return self._launch(flow, lambda ctx: service.run(flow, options, ctx))
+        return self._launch(flow, lambda ctx: runner.run(flow, options, ctx))
 
     def start_retry(
         self,
@@ -243,8 +298,8 @@ class FlowLanes(QObject):
                 lane.last_progress = payload
             self.progress.emit(flow, payload)
             return
-        if lane is not None and payload.kind in ("run.waiting", "run.started"):
-            lane.waiting = payload.kind == "run.waiting"
+        if lane is not None and payload.kind in _QUEUED_OR_TAKEN:
+            lane.waiting = payload.kind in _QUEUED
         self.event.emit(flow, payload)
 
     def _close_lane(self, flow: Flow) -> None:
@@ -254,7 +309,7 @@ class FlowLanes(QObject):
 
     def _finish(self, flow: Flow, result: LaneOutcome) -> None:
         self._close_lane(flow)
-        if isinstance(result, LeaseBusy):
+        if isinstance(result, (LeaseBusy, RemoteRefusal)):
             self.busy.emit(flow, result)
         elif isinstance(result, RetryRefused):
             self.retry_refused.emit(flow, result.message)
