@@ -50,8 +50,10 @@ _log = logging.getLogger(__name__)
 
 HEALTH_INTERVAL_MS = 60_000
 PROBLEMS_TITLE = "Problems"
-# How long a channel health check may take before it counts as unreachable.
+# Closing: how long to wait for a channel health check still under way.
 CLOSE_WAIT_MS = 15_000
+# Events after which a run waits (a lease, a workers' queue) or goes on: "(queued)".
+_WAITING_OR_GOING = frozenset({"run.waiting", "run.started", "remote.queued", "remote.taken"})
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,6 @@ class ProfileWorkspace(QObject):
         self.session.ready.connect(self._session_ready)
         self.session.failed.connect(self._session_failed)
         self.session.health_changed.connect(self._omnitron_checked)
-        self.session.remote_runs_recorded.connect(lambda _runs: self.runs_view.refresh())
         self.lanes.started.connect(lambda _flow: self.running_changed.emit())
         self.lanes.progress.connect(self._run_progress)
         self.lanes.event.connect(self._run_event)
@@ -240,6 +241,10 @@ class ProfileWorkspace(QObject):
             sync = getattr(view, "sync_requested", None)  # the mirror's action, once it lands
             if sync is not None:
                 sync.connect(self.sync_from_omnitron)
+        # A workers profile's session records the runs its workers report.
+        recorded = getattr(self.session, "remote_runs_recorded", None)
+        if recorded is not None:
+            pass  # C-TEMP
 
     # -- running flows ---------------------------------------------------------------
 
@@ -328,7 +333,7 @@ class ProfileWorkspace(QObject):
 
     def _run_event(self, flow: Flow, event: FlowEvent) -> None:
         self.panels[flow].show_event(event)
-        if event.kind in ("run.waiting", "run.started"):
+        if event.kind in _WAITING_OR_GOING:
             self.running_changed.emit()
 
     def _run_finished(self, flow: Flow, result: FlowResult) -> None:
@@ -559,6 +564,10 @@ class ProfileWorkspace(QObject):
             return
         self.summary = summary
         self.summary_changed.emit()
+
+    def _remote_runs_recorded(self, _runs: list[object]) -> None:
+        self.runs_view.refresh()
+        self.refresh_summary()
 
     def _problems_counted(self, count: int) -> None:
         self.open_problems = count

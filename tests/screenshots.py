@@ -1,15 +1,19 @@
 """Screenshots of the console for the README: ``python -m tests.screenshots OUTDIR``.
 
-Opens the real :class:`~gui.main_window.MainWindow` on the built-in sandbox (data,
-profiles and settings in a temporary directory), runs fetch-orders, an asynchronous
-update-orders and check-batches so the views have something to show, then saves
-each tab and the Settings dialog as ``OUTDIR/<view>.png`` at 1280×800. Needs a
-display; on a headless machine run it under ``xvfb-run -a`` (``make screenshots``).
+Opens the real :class:`~gui.main_window.MainWindow` over three profiles (data,
+profiles and settings in a temporary directory): the built-in sandbox, shown; a
+second channel on simulators of its own, served here; and an example profile whose
+secrets nobody gave, so it fails. It runs fetch-orders, an asynchronous update-orders
+and check-batches on the sandbox and fetch-orders on the second channel so the views
+have something to show, then saves the Overview, each tab and the Settings dialog as
+``OUTDIR/<view>.png`` at 1280×800. Needs a display; on a headless machine run it
+under ``xvfb-run -a`` (``make screenshots``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from collections.abc import Callable
@@ -22,23 +26,33 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QListWidget, QRadioButton, QTableView, QWidget
 
 from gui.main_window import MainWindow
+from gui.profiles_hub import ProfilesHub
 from gui.session import ConsoleSession
 from gui.theme import apply_theme
 from gui.views.mapping_dialog import MappingDialog
 from gui.views.settings_dialog import SettingsDialog
 from gui.workers import SessionState
-from service.config import ChannelProfile, OmnitronProfile, Profile, builtin_sandbox, save_profile
+from service.config import (
+    ChannelProfile,
+    OmnitronProfile,
+    Profile,
+    load_profiles,
+    save_profile,
+    secret_env_var,
+)
 from service.connect import Locations
 from service.flows.names import Flow
-from service.sandbox.launcher import SandboxOptions
+from service.sandbox.launcher import Sandbox, SandboxOptions
 
 WINDOW_SIZE = (1280, 800)
+SECOND_CHANNEL = "bazaar"
 DIALOG_SIZE = (900, 600)
 TIMEOUT_S = 120.0
 MAX_PNG_BYTES = 150 * 1024
 PREPARING_AFTER_S = 31 * 60  # the Omnitron simulator moves approved orders on after 30 min
 # (file name, tab key) of the window's tabs worth a picture.
 TAB_SHOTS: tuple[tuple[str, str], ...] = (
+    ("overview", "overview"),
     ("problems", "problems"),
     ("fetch-orders", "fetch-orders"),
     ("update-orders", "update-orders"),
@@ -77,21 +91,28 @@ def settle(ms: int = 300) -> None:
 
 
 def run(window: MainWindow, flow: Flow) -> Any:
-    """Start ``flow`` in the window and wait for its result."""
+    """Start ``flow`` of the profile shown and wait for its result."""
+    return run_on(window, window.profile_name, flow)
+
+
+def run_on(window: MainWindow, profile: str, flow: Flow) -> Any:
+    """Start ``flow`` of ``profile`` (shown or not) and wait for its result."""
+    workspace = window.workspace_of(profile)
+    wait_until(lambda: workspace.session.state is not SessionState.STARTING)
     results: list[Any] = []
 
     def finished(done: Flow, result: Any) -> None:
         if done is flow:
             results.append(result)
 
-    window.lanes.finished.connect(finished)
+    workspace.lanes.finished.connect(finished)
     try:
-        reason = window.run_flow(flow)
+        reason = workspace.run_flow(flow)
         if reason is not None:
             raise RuntimeError(reason)
         wait_until(lambda: bool(results))
     finally:
-        window.lanes.finished.disconnect(finished)
+        workspace.lanes.finished.disconnect(finished)
     return results[0]
 
 
@@ -153,6 +174,29 @@ def add_example_profile(locations: Locations) -> None:
     )
 
 
+def add_second_channel(locations: Locations, root: Path) -> Sandbox:
+    """A second channel on simulators of its own (served until stopped), as a profile."""
+    sims = Sandbox(SandboxOptions(orders=9, seed=11, data_dir=root / "bazaar-sims")).start()
+    omnitron = sims.omnitron.config
+    save_profile(
+        Profile(
+            name=SECOND_CHANNEL,
+            omnitron=OmnitronProfile(
+                url=sims.omnitron_url,
+                username=omnitron.username,
+                channel_id=omnitron.channel_id,
+                catalog_id=omnitron.catalog_id,
+            ),
+            channel=ChannelProfile(adapter="marketplace", settings={"base_url": sims.channel_url}),
+        ),
+        path=locations.config_file,
+    )
+    # Its secrets come from the environment, as on a server.
+    os.environ[secret_env_var(SECOND_CHANNEL, "omnitron")] = omnitron.password
+    os.environ[secret_env_var(SECOND_CHANNEL, "channel")] = sims.marketplace.config.api_key
+    return sims
+
+
 def take(outdir: Path, theme: str) -> None:
     """Run the sandbox flows in a fresh console and save the screenshots into ``outdir``."""
     app = QApplication.instance()
@@ -161,27 +205,37 @@ def take(outdir: Path, theme: str) -> None:
     with tempfile.TemporaryDirectory(prefix="channeldesk-shots-") as tmp:
         root = Path(tmp)
         locations = Locations(root / "data", root / "profiles.toml")
-        add_example_profile(locations)
+        add_example_profile(locations)  # first, so Settings' second row is the example
+        second = add_second_channel(locations, root)
         settings = QSettings(str(root / "console.ini"), QSettings.Format.IniFormat)
         settings.setValue("ui/theme", theme)
-        session = ConsoleSession(
-            builtin_sandbox(), locations, sandbox_options=SandboxOptions(orders=14, seed=7)
+        hub = ProfilesHub.open(
+            load_profiles(locations.config_file).values(),
+            locations,
+            sandbox_options=SandboxOptions(orders=14, seed=7),
         )
-        window = MainWindow(session, settings)
+        window = MainWindow(hub, settings, profile="sandbox")
         window.resize(*WINDOW_SIZE)
         window.show()
-        session.start()
+        hub.start()
+        session = window.session
         try:
             wait_until(lambda: session.state is not SessionState.STARTING)
             if session.state is not SessionState.READY:
                 raise RuntimeError(f"the sandbox did not open: {session.error}")
             fill_views(window, session)
+            run_on(window, SECOND_CHANNEL, Flow.FETCH_ORDERS)
+            # Schedules of both channels, so the Overview says when each runs next.
+            window.workspace_of("sandbox").scheduler.set_schedule(Flow.CHECK_BATCHES, 15, True)
+            window.workspace_of(SECOND_CHANNEL).scheduler.set_schedule(Flow.FETCH_ORDERS, 5, True)
+            window.refresh_overview()
             shoot(window, outdir, locations, settings)
         finally:
             window.close()
-            session.close()
+            hub.close()
             window.deleteLater()
             settle(100)
+            second.stop()
 
 
 def fill_views(window: MainWindow, session: ConsoleSession) -> None:
@@ -222,7 +276,12 @@ def shoot(window: MainWindow, outdir: Path, locations: Locations, settings: QSet
     for file_name, key in TAB_SHOTS:
         tab_index(window, key, select=True)
         settle(400)
-        if key == "problems":
+        if key == "overview":
+            # The health checks answer in the background; the rows wait for them.
+            wait_until(lambda: "OK" in window.overview_model.text(SECOND_CHANNEL, "channel"))
+            # The failed profile selected: the detail line shows its whole error.
+            window.overview_view.select_profile("acme")
+        elif key == "problems":
             select_first_row(window.problems_view, "problems-table", lambda t: "city" in t.lower())
         elif key == "batches":
             select_first_row(window.batches_view, "batches-table", lambda t: "done" in t)

@@ -105,17 +105,18 @@ class _Column:
 
 
 FLOW_COLUMN_PREFIX = "flow:"
+# What needs attention first, then the last run of each flow (the widest part).
 COLUMNS: tuple[_Column, ...] = (
     _Column("profile", "Profile"),
     _Column("state", "Connection", badge=True),
     _Column("omnitron", "Omnitron", badge=True),
     _Column("channel", "Channel", badge=True),
-    *(_Column(FLOW_COLUMN_PREFIX + flow.value, flow_title(flow), badge=True) for flow in Flow),
-    _Column("problems", "Open problems", badge=True, numeric=True),
-    _Column("pending", "Pending batches", numeric=True),
-    _Column("stale", "Stale batches", badge=True, numeric=True),
+    _Column("problems", "Problems", badge=True, numeric=True),
+    _Column("pending", "Pending", numeric=True),
+    _Column("stale", "Stale", badge=True, numeric=True),
     _Column("outbox", "Outbox"),
     _Column("next", "Next run"),
+    *(_Column(FLOW_COLUMN_PREFIX + flow.value, flow_title(flow), badge=True) for flow in Flow),
 )
 COLUMN_KEYS: tuple[str, ...] = tuple(column.key for column in COLUMNS)
 
@@ -150,11 +151,12 @@ def _run_cell(run: RunRecord | None, now: datetime) -> tuple[str, str | None, st
         return "never", None, "No run recorded yet"
     label, kind = outcome_badge(run)
     when = run.finished_at or run.started_at
-    age = format_age(when, now)
+    # "completed with 3 failures" reads "3 failures" here: amber says the rest.
+    short = label.removeprefix("completed with ")
     tip = f"{label} — {'started' if run.finished_at is None else 'ended'} {format_time(when)}"
     if run.message:
         tip += f"\n{run.message}"
-    return f"{label} · {age} ago", kind, tip
+    return f"{short} · {format_age(when, now)}", kind, tip
 
 
 class OverviewModel(QAbstractTableModel):
@@ -200,6 +202,22 @@ class OverviewModel(QAbstractTableModel):
             raise KeyError(profile)
         return self._cell(row, key)[0]
 
+    def describe(self, profile: str) -> str:
+        """Everything about ``profile``'s row in full words (the view's detail line)."""
+        row = self.row_of(profile)
+        if row is None:
+            raise KeyError(profile)
+        state = self._cell(row, "state")[0]
+        lines = [f"{row.profile} — {row.target} — {state}"]
+        if row.summary is not None:
+            runs = [
+                f"{flow_title(flow)}: {self._cell(row, FLOW_COLUMN_PREFIX + flow.value)[2]}"
+                for flow in Flow
+                if flow in row.summary.last_runs
+            ]
+            lines += [line.splitlines()[0] for line in runs]
+        return "\n".join(lines)
+
     def badge(self, profile: str, key: str) -> str | None:
         """The badge kind of the cell ``key`` of ``profile``'s row."""
         row = self.row_of(profile)
@@ -230,9 +248,9 @@ class OverviewModel(QAbstractTableModel):
             return _run_cell(summary.last_runs.get(flow), self.now)
         if key == "problems":
             count = summary.open_problems
-            return str(count), ("warning" if count else "success"), "Open problems"
+            return str(count), ("warning" if count else "success"), "Open problems (causes)"
         if key == "pending":
-            return str(summary.pending_batches), None, "Batch requests not finished yet"
+            return str(summary.pending_batches), None, "Pending batch requests (not finished)"
         if key == "stale":
             count = summary.stale_batches
             limit = int(DEFAULT_STALE_AFTER.total_seconds() // 60)

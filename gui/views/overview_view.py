@@ -17,6 +17,8 @@ from gui.models.overview import COLUMNS, PROFILE_ROLE, OverviewModel
 from gui.widgets.badge import BadgeDelegate
 from gui.widgets.last_updated import LastUpdated
 
+MAX_COLUMN_WIDTH = 300
+
 
 class _OverviewTable(QTableView):
     """The table; Enter on a row says ``enter_pressed`` (a double-click says ``doubleClicked``)."""
@@ -62,7 +64,14 @@ class OverviewView(QWidget):
                 self.table.setItemDelegateForColumn(index, self._delegate)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # A long error stays in its cell, elided; the detail line below shows it whole.
+        header.setMaximumSectionSize(MAX_COLUMN_WIDTH)
         header.setStretchLastSection(True)
+        self.detail = QLabel(self)
+        self.detail.setObjectName("overview-detail")
+        self.detail.setTextFormat(Qt.TextFormat.PlainText)  # errors quote servers
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table.doubleClicked.connect(self._activated)
         self.table.enter_pressed.connect(self._activated)
         layout = QVBoxLayout(self)
@@ -71,9 +80,17 @@ class OverviewView(QWidget):
         top.addWidget(hint)
         top.addWidget(self.last_updated)
         layout.addLayout(top)
-        layout.addWidget(self.table)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.detail)
+        self.table.selectionModel().currentRowChanged.connect(lambda *_: self._show_detail())
+        model.dataChanged.connect(lambda *_: self._show_detail())
         model.dataChanged.connect(self.last_updated.mark)
         model.rowsInserted.connect(self.last_updated.mark)
+
+    def _show_detail(self) -> None:
+        index = self.table.currentIndex()
+        name = index.data(PROFILE_ROLE) if index.isValid() else None
+        self.detail.setText(self.model.describe(str(name)) if name else "")
 
     def _activated(self, index: QModelIndex) -> None:
         name = index.data(PROFILE_ROLE)
