@@ -476,7 +476,8 @@ def _drive(
         ctx.on_event = _showing_waits(ctx.on_event, _noticer(bar))
     interrupted = False
     try:
-        with connect(profile, locations, secrets=Secrets(env=args.environ)) as connection:
+        secrets = Secrets(env=args.environ)
+        with connect(profile, locations, secrets=secrets, environ=args.environ) as connection:
             service = connection.order_service()
             try:
                 result = _run_interruptibly(lambda: start(service, ctx), ctx, notice=_noticer(bar))

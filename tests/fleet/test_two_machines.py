@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import redis
 
+from service.cli import main
 from service.fleet.protocol import lease_key
 from service.flows.lease import this_host
 from service.paths import PROJECT_ROOT
@@ -220,3 +221,22 @@ def _runs(site: Fleet, machine: str) -> list[dict[str, Any]]:
     )
     assert listed.returncode == 0, listed.stderr
     return list(json.loads(listed.stdout))
+
+
+def test_the_broker_url_in_the_environment_wins_over_the_profiles_file(
+    fleet: Callable[..., Fleet], redis_server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    away = RedisServer().start()
+    away.stop()
+    # The file names a Redis that is gone; the environment (where a URL with a
+    # password belongs) names the live one.
+    site = fleet(orders=3, latency_ms=0, broker_url=away.url)
+    environ = {**site.env("machine-a"), "CHANNELDESK_FLEET_BROKER_URL": redis_server.url}
+
+    code = main(["run", "fetch-orders", "--here", "--profile", PROFILE, "--json"], environ)
+
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out)["counts"]["created"] == 3
+    with _client(site.omnitron) as api:
+        assert_each_once_and_linked(api, site.market_orders())
