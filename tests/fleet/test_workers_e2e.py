@@ -406,3 +406,25 @@ def test_beat_sends_a_profiles_scheduled_flow_to_its_workers(
     assert (site.tmp / "data" / "beat-schedule").exists() or any(
         (site.tmp / "data").glob("beat-schedule*")
     )
+
+
+@pytest.mark.slow
+def test_a_run_sent_while_the_flow_runs_on_a_worker_is_refused_with_the_busy_sentence(
+    fleet: Callable[..., Fleet],
+) -> None:
+    site = fleet({"alpha": 30}, latency_ms=60)
+    worker = site.worker("alpha", concurrency=2)
+    client = site.client("alpha")
+    first = client.send(Flow.FETCH_ORDERS, FlowOptions(workers=2))
+    wait_for(lambda: created_in_omnitron(site.channels["alpha"]) >= 1, "an order created", worker)
+
+    second = client.send(Flow.FETCH_ORDERS, FlowOptions(workers=2))
+    refused = wait_for(lambda: finished(client, second.task_id), "the second refused", worker)
+    done = wait_for(lambda: finished(client, first.task_id), "the first ended", worker)
+
+    assert refused.state == "refused", refused
+    assert done.state == "finished", done
+    assert refused.message.startswith(f"fetch-orders is already running (pid {worker.pid} on ")
+    assert done.result is not None
+    assert (done.result.outcome, done.result.created) == ("completed", 30)
+    assert [row[3] for row in site.channels["alpha"].runs()] == [first.task_id]
