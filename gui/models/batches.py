@@ -12,7 +12,9 @@ from PySide6.QtGui import QColor
 from gui.models.badges import ATTENTION_BACKGROUND, BATCH_STATUS_KINDS
 from gui.models.formatting import format_age, format_span, format_time
 from gui.models.lazy import Column, LazyTableModel
+from gui.models.origin import ORIGIN_KINDS, ORIGIN_TIPS
 from service.store import BatchMirror, Store
+from service.store_records import Origin
 
 # The quick filters' status groups; None = every status. "with-failures" is every
 # status too, narrowed to batches holding failed objects (BatchQuery.with_failures).
@@ -39,6 +41,8 @@ class BatchQuery:
     until: datetime | None = None
     # Only batches holding failed objects (a "done" batch may hold many).
     with_failures: bool = False
+    # Only this profile's batches ("local") or those mirrored from Omnitron ("remote").
+    origin: Origin | None = None
     order_by: str = "created_at"
     descending: bool = True
 
@@ -51,6 +55,7 @@ class BatchQuery:
             "since": self.since,
             "until": self.until,
             "with_failures": self.with_failures,
+            "origin": self.origin,
         }
 
     def admits(self, batch: BatchMirror) -> bool:
@@ -63,10 +68,19 @@ class BatchQuery:
             return False
         if self.flow is not None and batch.flow != self.flow:
             return False
+        if self.origin is not None and batch.origin != self.origin:
+            return False
         created = batch.created_at
         if created is not None and self.since is not None and created < self.since:
             return False
         return not (created is not None and self.until is not None and created >= self.until)
+
+
+def _flow_text(batch: BatchMirror) -> str:
+    """The batch's flow; ``remote`` for one another deployment opened (mirrored)."""
+    if batch.origin == "remote":
+        return "remote"
+    return batch.flow or ""
 
 
 def _last_change(batch: BatchMirror) -> datetime | None:
@@ -74,7 +88,8 @@ def _last_change(batch: BatchMirror) -> datetime | None:
 
 
 BATCH_COLUMNS: tuple[Column, ...] = (
-    Column("Flow", lambda b: b.flow or "", sort_key="flow"),
+    # A batch another deployment opened has no flow here: it says so instead.
+    Column("Flow", _flow_text, sort_key="flow", tooltip=lambda b: ORIGIN_TIPS[b.origin]),
     # Ascending age is descending creation time.
     Column(
         "Age",
@@ -97,9 +112,10 @@ BATCH_COLUMNS: tuple[Column, ...] = (
     Column("Id", lambda b: str(b.pk), sort_key="pk", numeric=True),
     Column("Local batch id", lambda b: b.local_batch_id, tooltip=lambda b: b.local_batch_id),
     Column("Remote batch id", lambda b: b.remote_batch_id or ""),
+    Column("Origin", lambda b: b.origin, badge=lambda b: ORIGIN_KINDS[b.origin]),
 )
 # Behind the header's column menu by default (Flow and Age say as much).
-BATCH_HIDDEN_COLUMNS: tuple[str, ...] = ("Content type", "Created")
+BATCH_HIDDEN_COLUMNS: tuple[str, ...] = ("Content type", "Created", "Origin")
 
 
 def _status_kind(batch: BatchMirror) -> str:

@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject
 from gui.models.csv_safe import safe_row
 from gui.models.formatting import format_time
 from gui.models.lazy import Column, LazyTableModel
+from gui.models.origin import ORIGIN_KINDS, ORIGIN_TIPS
 from service.causes import info
 from service.store import ErrorQuery, Store, StoredErrorReport
 
@@ -32,6 +33,7 @@ CSV_FIELDS: tuple[str, ...] = (
     "cause",
     "cause_value",
     "resolved_at",
+    "origin",
     "raw_request",
     "raw_response",
 )
@@ -46,9 +48,12 @@ def state_text(report: StoredErrorReport) -> str:
     """The Status column: ``open``/``resolved`` (``ok`` for a success), then delivery.
 
     Delivery is named only when Omnitron does not hold the report: ``not sent``
-    (waiting in the outbox) or ``refused``.
+    (waiting in the outbox) or ``refused``. A report another deployment wrote
+    (mirrored from Omnitron) says ``remote``.
     """
     state = "ok" if report.is_ok else ("resolved" if report.resolved_at else "open")
+    if report.origin == "remote":
+        return f"{state} · remote"
     delivery = report.delivery_state
     if delivery == "waiting":
         return f"{state} · not sent"
@@ -103,6 +108,12 @@ ERROR_COLUMNS: tuple[Column, ...] = (
     Column("Last seen", lambda r: format_time(r.last_seen_at), sort_key="last_seen_at"),
     Column("Run", lambda r: "" if r.run_id is None else str(r.run_id), numeric=True),
     Column("Batch", lambda r: "" if r.batch_pk is None else str(r.batch_pk), numeric=True),
+    Column(
+        "Origin",
+        lambda r: r.origin,
+        badge=lambda r: ORIGIN_KINDS[r.origin],
+        tooltip=lambda r: ORIGIN_TIPS[r.origin],
+    ),
 )
 # Shown only when the user picks them in the header's column menu.
 ERROR_HIDDEN_COLUMNS: tuple[str, ...] = tuple(c.title for c in ERROR_COLUMNS[6:])

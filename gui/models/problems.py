@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject
 
 from gui.models.formatting import format_age, format_time
 from gui.models.lazy import Column, LazyTableModel
+from gui.models.origin import ORIGIN_TIPS
 from service.causes import info
 from service.flows.names import Flow
 from service.store import Store
@@ -51,8 +52,16 @@ def problem_text(problem: Problem) -> str:
 
 
 def problem_id(problem: Problem) -> int:
-    """A stable number for a problem (flow, cause, value), so a refresh keeps the selection."""
-    return zlib.crc32(f"{problem.flow}\0{problem.cause}\0{problem.cause_value}".encode())
+    """A stable number for a problem (flow, cause, value, origin): a refresh keeps the
+    selection."""
+    key = f"{problem.flow}\0{problem.cause}\0{problem.cause_value}\0{problem.origin}"
+    return zlib.crc32(key.encode())
+
+
+def flow_text(problem: Problem) -> str:
+    """The Flow column: the flow, and ``remote`` for another deployment's failures."""
+    flow = problem.flow or "—"
+    return f"{flow} · remote" if problem.origin == "remote" else flow
 
 
 def describe_problems(problems: Sequence[Problem]) -> str:
@@ -86,7 +95,7 @@ class RetryRequest:
 
 PROBLEM_COLUMNS: tuple[Column, ...] = (
     Column("Problem", problem_text, tooltip=lambda p: info(p.cause).what_to_do),
-    Column("Flow", lambda p: p.flow),
+    Column("Flow", flow_text, tooltip=lambda p: ORIGIN_TIPS[p.origin]),
     Column("Affected", lambda p: items_word(p.flow, p.count), badge=lambda _p: "danger"),
     Column("First seen", lambda p: format_time(p.first_seen)),
     Column("Last seen", lambda p: f"{format_age(p.last_seen)} ago"),
@@ -131,6 +140,7 @@ class ItemsQuery:
     cause: str | None = None
     cause_value: str = ""
     flow: str | None = None
+    origin: str | None = None
 
 
 ITEM_COLUMNS: tuple[Column, ...] = (
@@ -156,7 +166,9 @@ class ProblemItemsModel(LazyTableModel):
         if problem is None:
             self.set_query(ItemsQuery())
         else:
-            self.set_query(ItemsQuery(problem.cause, problem.cause_value, problem.flow))
+            self.set_query(
+                ItemsQuery(problem.cause, problem.cause_value, problem.flow, problem.origin)
+            )
 
     def fetch_rows(
         self, store: Store, query: ItemsQuery, offset: int, limit: int
@@ -165,7 +177,11 @@ class ProblemItemsModel(LazyTableModel):
         if query.cause is None or offset:
             return []
         return store.problem_reports(
-            query.cause, query.cause_value, flow=query.flow, limit=min(limit, ITEMS_LIMIT)
+            query.cause,
+            query.cause_value,
+            flow=query.flow,
+            origin=query.origin,  # type: ignore[arg-type]
+            limit=min(limit, ITEMS_LIMIT),
         )
 
     def count_key(self, query: ItemsQuery) -> Hashable:

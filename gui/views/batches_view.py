@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.mirror_sync import sync_button
 from gui.models.badges import BATCH_STATUS_KINDS, badge_colors
 from gui.models.batches import (
     BATCH_HIDDEN_COLUMNS,
@@ -38,6 +39,7 @@ from gui.models.batches import (
 )
 from gui.models.formatting import format_age, format_time
 from gui.models.lazy import RECORD_ROLE
+from gui.models.origin import ORIGIN_CHOICES
 from gui.models.problems import RetryRequest
 from gui.widgets.badge import is_dark
 from gui.widgets.column_chooser import ColumnChooser
@@ -64,7 +66,7 @@ CONTENT_TYPES: tuple[str, ...] = tuple(sorted({flow.content_type for flow in Flo
 REPAINT_MS = 30_000
 DETAIL_REPORTS = 200
 # Default widths of the columns (model order); each is widened to fit its title.
-COLUMN_WIDTHS: tuple[int, ...] = (110, 70, 60, 55, 0, 135, 110, 135, 50, 220, 160)
+COLUMN_WIDTHS: tuple[int, ...] = (110, 70, 60, 55, 0, 135, 110, 135, 50, 220, 160, 70)
 STATUS_COLUMN = 4
 # The widest status badge: its text plus the delegate's padding and margins.
 WIDEST_STATUS = "sent_to_remote"
@@ -82,6 +84,8 @@ class BatchesView(QWidget):
 
     check_now_requested = Signal()
     """The user asked to run check-batches now."""
+    sync_requested = Signal()
+    """The user asked to sync from Omnitron what other deployments wrote ("Sync from Omnitron")."""
     retry_requested = Signal(object)
     """Retry the shown batch's open failures: one :class:`RetryRequest` per flow."""
     report_activated = Signal(int)
@@ -168,12 +172,18 @@ class BatchesView(QWidget):
 
     def clear_filters(self) -> None:
         """Every filter back to "all"."""
-        widgets = (self.type_filter, self.date_range, *self.status_buttons.buttons())
+        widgets = (
+            self.type_filter,
+            self.origin_filter,
+            self.date_range,
+            *self.status_buttons.buttons(),
+        )
         for widget in widgets:
             widget.blockSignals(True)
         try:
             self.status_buttons.button(0).setChecked(True)
             self.type_filter.setCurrentIndex(0)
+            self.origin_filter.setCurrentIndex(0)
             self.date_range.reset()
         finally:
             for widget in widgets:
@@ -190,6 +200,7 @@ class BatchesView(QWidget):
             statuses=STATUS_GROUPS[group],
             with_failures=group == "with-failures",
             content_type=None if content_type == ALL_TYPES else content_type,
+            origin=self.origin_filter.currentData(),
             since=since,
             until=until,
             order_by=order.order_by,
@@ -237,6 +248,16 @@ class BatchesView(QWidget):
         self.type_filter.currentIndexChanged.connect(self._apply_filters)
         bar.addWidget(self.type_filter)
 
+        self.origin_filter = QComboBox(self)
+        self.origin_filter.setObjectName("batches-origin-filter")
+        self.origin_filter.setToolTip(
+            "This profile's batches, or those other deployments opened (mirrored from Omnitron)"
+        )
+        for label, value in ORIGIN_CHOICES:
+            self.origin_filter.addItem(label, value)
+        self.origin_filter.currentIndexChanged.connect(self._apply_filters)
+        bar.addWidget(self.origin_filter)
+
         self.date_range = DateRangeFilter("batches", self)
         self.date_range.changed.connect(self._apply_filters)
         bar.addWidget(self.date_range)
@@ -266,6 +287,7 @@ class BatchesView(QWidget):
         check.setToolTip("Ask the channel for the results of pending batches now")
         check.clicked.connect(self.check_now_requested)
         bar.addWidget(check)
+        bar.addWidget(sync_button(self, "batches", self.sync_requested.emit))
         return bar
 
     def _build_detail(self, splitter: QSplitter) -> QWidget:
@@ -433,7 +455,10 @@ class BatchesView(QWidget):
         fields = self.detail_fields
         fields["remote"].setText(batch.remote_batch_id or "—")
         run = f" / run {batch.run_id}" if batch.run_id is not None else ""
-        fields["flow"].setText(f"{batch.flow or '—'}{run}")
+        if batch.origin == "remote":
+            fields["flow"].setText("another deployment (mirrored from Omnitron)")
+        else:
+            fields["flow"].setText(f"{batch.flow or '—'}{run}")
         fields["created"].setText(format_time(batch.created_at))
         fields["updated"].setText(format_time(batch.updated_at))
         self._fill_objects(batch)
@@ -522,7 +547,9 @@ class BatchesView(QWidget):
     def _fill_reports(self, reports: list[StoredErrorReport]) -> None:
         open_failures: dict[Flow, list[int]] = {}
         for report in reports:
-            if not report.is_ok and report.resolved_at is None and report.flow in FLOW_NAMES:
+            # Another deployment's failures (mirrored) are that deployment's to retry.
+            retryable = report.origin == "local" and report.flow in FLOW_NAMES
+            if not report.is_ok and report.resolved_at is None and retryable:
                 open_failures.setdefault(Flow(report.flow), []).append(report.id)
             mark = "✓" if report.is_ok else "✗"
             item = QListWidgetItem(f"{mark} {report.code}\n    {report.description}")

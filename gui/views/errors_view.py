@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.mirror_sync import sync_button
 from gui.models.errors import (
     ERROR_HIDDEN_COLUMNS,
     ErrorReportsModel,
@@ -40,6 +41,7 @@ from gui.models.errors import (
 )
 from gui.models.formatting import format_time, pretty_payload, pretty_request
 from gui.models.lazy import RECORD_ROLE
+from gui.models.origin import ORIGIN_CHOICES
 from gui.models.problems import RetryRequest
 from gui.widgets.column_chooser import ColumnChooser
 from gui.widgets.date_range import DateRangeFilter
@@ -91,6 +93,8 @@ class ErrorsView(QWidget):
     """A CSV export failed: why."""
     retry_requested = Signal(object)
     """Retry the selected failures: one :class:`~gui.models.problems.RetryRequest` per flow."""
+    sync_requested = Signal()
+    """The user asked to sync from Omnitron what other deployments wrote ("Sync from Omnitron")."""
 
     def __init__(
         self, store: Store, parent: QWidget | None = None, *, settings: QSettings | None = None
@@ -198,6 +202,7 @@ class ErrorsView(QWidget):
             self.status_filter,
             self.delivery_filter,
             self.type_filter,
+            self.origin_filter,
             self.run_filter,
             self.batch_filter,
             self.date_range,
@@ -212,6 +217,7 @@ class ErrorsView(QWidget):
             self.status_filter.setCurrentIndex(0)
             self.delivery_filter.setCurrentIndex(0)
             self.type_filter.setCurrentIndex(0)
+            self.origin_filter.setCurrentIndex(0)
             self.run_filter.setValue(0)
             self.batch_filter.setValue(0)
             self.date_range.reset()
@@ -236,6 +242,7 @@ class ErrorsView(QWidget):
             resolved=self.status_filter.currentData(),
             delivery=self.delivery_filter.currentData(),
             content_type=None if content_type in ("", ALL_TYPES) else content_type,
+            origin=self.origin_filter.currentData(),
             run_id=self.run_filter.value() or None,
             batch_pk=self.batch_filter.value() or None,
             since=since,
@@ -353,6 +360,15 @@ class ErrorsView(QWidget):
         self.type_filter.setToolTip("Log type (content type)")
         self.type_filter.currentTextChanged.connect(self._filters_typed)
 
+        self.origin_filter = QComboBox(self)
+        self.origin_filter.setObjectName("errors-origin-filter")
+        self.origin_filter.setToolTip(
+            "This profile's reports, or those other deployments wrote (mirrored from Omnitron)"
+        )
+        for label, value in ORIGIN_CHOICES:
+            self.origin_filter.addItem(label, value)
+        self.origin_filter.currentIndexChanged.connect(self._apply_filters)
+
         self.date_range = DateRangeFilter("errors", self)
         self.date_range.changed.connect(self._apply_filters)
 
@@ -369,12 +385,14 @@ class ErrorsView(QWidget):
         top.addWidget(self.retry_button)
         top.addWidget(clear)
         top.addWidget(self.export_button)
+        top.addWidget(sync_button(self, "errors", self.sync_requested.emit))
         filters = QHBoxLayout()
         for widget in (
             self.cause_filter,
             self.status_filter,
             self.delivery_filter,
             self.type_filter,
+            self.origin_filter,
             self.date_range,
             self.run_filter,
             self.batch_filter,
@@ -592,6 +610,8 @@ class ErrorsView(QWidget):
             report: StoredErrorReport = self.model.record(index.row())
             if report.is_ok or report.resolved_at is not None or report.flow not in FLOW_NAMES:
                 continue
+            if report.origin == "remote":
+                continue  # another deployment's: its payload and run are not ours to retry
             by_flow.setdefault(Flow(report.flow), []).append(report.id)
         return [RetryRequest(flow, tuple(ids), count=len(ids)) for flow, ids in by_flow.items()]
 

@@ -29,6 +29,7 @@ from gui.models.problems import (
     ProblemItemsModel,
     ProblemsModel,
     RetryRequest,
+    flow_text,
     items_word,
     problem_id,
     problem_text,
@@ -51,7 +52,10 @@ NO_PROBLEMS = (
 
 
 def _flow_of(problem: Problem) -> Flow | None:
-    """The problem's flow, or ``None`` for a report no known flow wrote (cannot be retried)."""
+    """The problem's flow, or ``None`` when it cannot be retried here: no known flow wrote
+    its reports, or another deployment did (mirrored: its payload and run are not ours)."""
+    if problem.origin == "remote":
+        return None
     try:
         return Flow(problem.flow)
     except ValueError:
@@ -154,8 +158,9 @@ class ProblemsView(QWidget):
             self.items_model.show_problem(None)
             self._update_buttons()
             return
+        where = flow_text(problem) if problem.origin == "remote" else problem.flow
         self.detail_title.setText(
-            f"{problem_text(problem)} — {items_word(problem.flow, problem.count)} ({problem.flow})"
+            f"{problem_text(problem)} — {items_word(problem.flow, problem.count)} ({where})"
         )
         self.what_to_do.setText(info(problem.cause).what_to_do)
         if same:
@@ -304,6 +309,12 @@ class ProblemsView(QWidget):
         request = self.retry_request()
         self.retry_button.setEnabled(request is not None)
         self.retry_button.setText(f"Retry {request.describe()}" if request is not None else "Retry")
+        self.retry_button.setToolTip(
+            "Another deployment reported these failures (mirrored from Omnitron): it retries "
+            "them, this console cannot"
+            if problem is not None and problem.origin == "remote"
+            else ""
+        )
         fixable = problem is not None and info(problem.cause).fix is not None
         self.fix_button.setEnabled(fixable and self.session is not None)
         self.fix_button.setToolTip(
