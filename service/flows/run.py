@@ -32,6 +32,7 @@ from service.flows.lease import (
     OUTBOX_LEASE,
     LeaseBook,
     LeaseBusy,
+    LeasesUnreachable,
     RunCounts,
     RunLease,
     local_time,
@@ -276,8 +277,10 @@ def _execute_leased(
         reporter.open_batch_on_write(None)
         reporter.failure(command=_command(flow), description=f"{flow.value} failed: {run.message}")
     except BaseException as exc:
-        # Like a killed process, but this one can still say so and keep its counts.
-        lease.beat()
+        # Like a killed process, but this one can still say so and keep its counts
+        # (saved before the leases are refreshed, so an unreachable Redis keeps them).
+        with suppress(LeasesUnreachable):
+            lease.beat()
         store.interrupt_run(run_id, f"Interrupted by {type(exc).__name__} in this process.")
         raise
     reporter.open_batch_on_write(None)
