@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -39,18 +40,18 @@ class MirrorEnv:
         answer.raise_for_status()
 
 
-def client_of(omnitron: RunningOmnitron, **overrides: Any) -> OmnitronClient:
-    """This profile's Omnitron client on the simulator."""
-    return OmnitronClient(
-        OmnitronSettings(
-            base_url=omnitron.base_url,
-            username=omnitron.config.username,
-            password=SecretStr(omnitron.config.password),
-            channel_id=omnitron.config.channel_id,
-            catalog_id=omnitron.config.catalog_id,
-            **overrides,
-        )
+def client_of(
+    omnitron: RunningOmnitron, transport: httpx.BaseTransport | None = None
+) -> OmnitronClient:
+    """This profile's Omnitron client on the simulator (through ``transport`` if given)."""
+    settings = OmnitronSettings(
+        base_url=omnitron.base_url,
+        username=omnitron.config.username,
+        password=SecretStr(omnitron.config.password),
+        channel_id=omnitron.config.channel_id,
+        catalog_id=omnitron.config.catalog_id,
     )
+    return OmnitronClient(settings, transport=transport)
 
 
 @pytest.fixture

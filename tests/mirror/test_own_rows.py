@@ -92,3 +92,34 @@ def test_remote_failures_form_problems_that_are_not_retried_here(
         select_reports(env.store, cause=problem.cause)
     with pytest.raises(NothingToRetry):
         select_reports(env.store, report_ids=[report.id])
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["filters-declared", "filters-ignored"])
+def test_our_batches_stay_ours_while_a_remote_one_is_followed(
+    make_env: Callable[..., FlowEnv], declared: bool
+) -> None:
+    env = make_env(orders=6, omnitron={"inferred_filters": declared})
+    other = OmnitronApi(env.omnitron.base_url)
+    remote = other.post(other.ch("batch_requests/"), {"local_batch_id": "theirs-1"})
+    env.service.fetch_and_create_order(is_success_log=False)
+    sync_from_omnitron(env.client, env.store)
+
+    def ours() -> dict[int, tuple[object, ...]]:
+        return {
+            b.pk: (b.flow, b.run_id, b.status, b.origin, b.object_count)
+            for b in env.store.list_batches(origin="local", limit=1000)
+        }
+
+    before = ours()
+    assert before
+    env.omnitron.control.post("clock/advance", json={"seconds": 3600}).raise_for_status()
+    other.patch(other.ch(f"batch_requests/{remote['pk']}/"), {"status": "fail"})
+    other.close()
+
+    synced = sync_from_omnitron(env.client, env.store)
+
+    assert (synced.batches_new, synced.batches_updated) == (0, 1), synced
+    assert ours() == before
+    followed = env.store.get_batch(remote["pk"])
+    assert followed is not None
+    assert (followed.status, followed.origin) == ("fail", "remote")
