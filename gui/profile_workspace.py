@@ -244,7 +244,7 @@ class ProfileWorkspace(QObject):
         # A workers profile's session records the runs its workers report.
         recorded = getattr(self.session, "remote_runs_recorded", None)
         if recorded is not None:
-            pass  # C-TEMP
+            recorded.connect(self._remote_runs_recorded)
 
     # -- running flows ---------------------------------------------------------------
 
