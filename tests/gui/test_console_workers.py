@@ -1,0 +1,354 @@
+"""The console of a ``runner = "workers"`` profile: Run, Cancel and the Runs view
+against a real ``main.py worker`` process, a real Redis and the simulators.
+
+The profile lives on simulators the test serves (with latency, so a run lasts), its
+secrets in the environment. The worker keeps its store in a data directory of its own,
+as on another machine; the console reads its runs back from Redis. Everything is
+asserted on what the window shows (widgets found by object name), on what Omnitron
+holds and on the console's store.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QTableView
+from pytestqt.qtbot import QtBot
+
+from gui.main_window import MainWindow
+from gui.models.runs import RunsModel
+from gui.profiles_hub import ProfilesHub
+from gui.session import ConsoleSession
+from gui.workers import SessionState
+from service.config import load_profile
+from service.connect import Locations
+from service.fleet.client import FleetClient
+from service.fleet.protocol import RemoteRun
+from service.flows.lease import this_host
+from service.flows.names import Flow
+from service.flows.run import FlowOptions
+from service.paths import PROJECT_ROOT
+from service.store_records import RunRecord
+from tests.conftest import RunningMarketplace, RunningOmnitron
+from tests.fleet.redis_server import RedisServer
+from tests.gui.conftest import READY_TIMEOUT_MS, FakeClock, ini_settings
+from tests.test_cli import _env
+
+PROFILE = "acme"
+FINAL = {"done", "fail"}
+# Waits for another process (the worker) or for a run on it; they end far sooner.
+WAIT_MS = 120_000
+
+
+@dataclass
+class Site:
+    """The simulators, Redis, the profiles file and the worker processes of one test."""
+
+    omnitron: RunningOmnitron
+    marketplace: RunningMarketplace
+    config: Path
+    worker_env: dict[str, str]
+    tmp: Path
+    workers: list[subprocess.Popen[str]] = field(default_factory=list)
+    clients: list[FleetClient] = field(default_factory=list)
+
+    def start_worker(self) -> subprocess.Popen[str]:
+        """``main.py worker --profile acme`` in the background (output in worker.log)."""
+        log = (self.tmp / "worker.log").open("w", encoding="utf-8")
+        process = subprocess.Popen(
+            [sys.executable, str(PROJECT_ROOT / "main.py"), "worker", "--profile", PROFILE],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=self.worker_env,
+            cwd=PROJECT_ROOT,
+        )
+        log.close()
+        self.workers.append(process)
+        return process
+
+    def worker_log(self) -> str:
+        return (self.tmp / "worker.log").read_text(encoding="utf-8")
+
+    def client(self) -> FleetClient:
+        """A client of the profile's workers of the test's own (another process, as it were)."""
+        fleet = FleetClient(load_profile(PROFILE, path=self.config))
+        self.clients.append(fleet)
+        return fleet
+
+    def omnitron_orders(self) -> int:
+        summary = self.omnitron.control.get("summary").json()
+        return sum(summary["orders_by_status"].values())
+
+    def open_batches(self) -> dict[str, int]:
+        by_status = self.omnitron.control.get("summary").json()["batch_requests_by_status"]
+        return {status: n for status, n in by_status.items() if status not in FINAL and n}
+
+
+@pytest.fixture
+def site(
+    redis_server: RedisServer,
+    start_omnitron: Callable[..., RunningOmnitron],
+    start_marketplace: Callable[..., RunningMarketplace],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Callable[..., Site]]:
+    """Factory: ``site(orders=N, latency_ms=L)``; every order a good one."""
+    made: list[Site] = []
+
+    def make(orders: int, latency_ms: int) -> Site:
+        omnitron = start_omnitron()
+        market = start_marketplace(initial_orders=orders, broken_share=0.0, arrival_per_hour=0)
+        for control in (omnitron.control, market.control):
+            control.patch("faults", json={"latency_ms": latency_ms}).raise_for_status()
+        config = tmp_path / "profiles.toml"
+        config.write_text(
+            f"""
+[profiles.{PROFILE}]
+runner = "workers"
+broker_url = "{redis_server.url}"
+workers = 4
+
+[profiles.{PROFILE}.omnitron]
+url = "{omnitron.base_url}"
+username = "{omnitron.config.username}"
+channel_id = {omnitron.config.channel_id}
+catalog_id = {omnitron.config.catalog_id}
+
+[profiles.{PROFILE}.channel.settings]
+base_url = "{market.base_url}"
+""",
+            encoding="utf-8",
+        )
+        secrets = {
+            f"CHANNELDESK_{PROFILE.upper()}_OMNITRON_PASSWORD": omnitron.config.password,
+            f"CHANNELDESK_{PROFILE.upper()}_CHANNEL_API_KEY": market.config.api_key,
+        }
+        for name, value in secrets.items():
+            monkeypatch.setenv(name, value)  # the console reads them from its environment
+        worker_env = _env(tmp_path / "worker-data", CHANNELDESK_CONFIG=str(config), **secrets)
+        made.append(Site(omnitron, market, config, worker_env, tmp_path))
+        return made[-1]
+
+    yield make
+    for each in made:
+        for client in each.clients:
+            client.close()
+        for process in each.workers:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+@dataclass
+class WorkersConsole:
+    """The console window on the workers profile, ready."""
+
+    window: MainWindow
+    session: ConsoleSession
+
+    def find(self, kind: type[Any], name: str) -> Any:
+        widget = self.window.findChild(kind, name)
+        assert widget is not None, f"no {kind.__name__} named {name!r}"
+        return widget
+
+    def runs_model(self) -> RunsModel:
+        model = self.find(QTableView, "runs-table").model()
+        assert isinstance(model, RunsModel)
+        return model
+
+    def runs_of_task(self, task_id: str) -> list[RunRecord]:
+        """The rows the Runs view shows for ``task_id``."""
+        return [run for run in self.runs_model().records() if run.task_id == task_id]
+
+
+@pytest.fixture
+def open_console(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[Site], WorkersConsole]]:
+    """Factory: the console window on ``site``'s profile, its store in a data dir of its own."""
+    opened: list[tuple[MainWindow, ProfilesHub]] = []
+    monkeypatch.setattr(MainWindow, "confirm_close_during_runs", lambda self: True)
+
+    def make(site: Site) -> WorkersConsole:
+        profile = load_profile(PROFILE, path=site.config)
+        hub = ProfilesHub.open([profile], Locations(tmp_path / "console-data", site.config))
+        window = MainWindow(hub, ini_settings(tmp_path / "console.ini"), clock=FakeClock())
+        qtbot.addWidget(window)
+        window.show()
+        hub.start()
+        opened.append((window, hub))
+        session = window.session
+        qtbot.waitUntil(
+            lambda: session.state is not SessionState.STARTING, timeout=READY_TIMEOUT_MS
+        )
+        assert session.state is SessionState.READY, session.error
+        return WorkersConsole(window, session)
+
+    yield make
+    for window, hub in reversed(opened):
+        window.close()
+        hub.close()
+
+
+def live_progress(bar: QProgressBar) -> bool:
+    """Whether the bar shows a run's progress ("12 processed · current: order …" while
+    the total is unknown, "12 / 40" once known), not its end."""
+    text = bar.format()
+    return re.match(r"\d+ (processed|/ \d+)", text) is not None and "—" not in text
+
+
+def wait_until_finished(
+    client: FleetClient, task_id: str, worker: subprocess.Popen[str]
+) -> RemoteRun:
+    """The run's state once it has finished; fails if the worker ended first."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while time.monotonic() < deadline:
+        run = client.state(task_id)
+        if run is not None and run.state in ("finished", "refused"):
+            assert run.state == "finished", run.message
+            return run
+        assert worker.poll() is None, f"the worker ended (exit {worker.returncode})"
+        time.sleep(0.1)
+    pytest.fail(f"run {task_id} did not finish within {WAIT_MS / 1000:.0f} s")
+
+
+@pytest.mark.slow
+def test_run_goes_to_the_workers_waits_for_one_then_shows_progress_and_the_result(
+    qtbot: QtBot, site: Callable[..., Site], open_console: Callable[[Site], WorkersConsole]
+) -> None:
+    deployment = site(orders=40, latency_ms=40)
+    console = open_console(deployment)
+    runs_on = console.find(QLabel, "runs-on-fetch-orders")
+    assert not runs_on.isHidden()
+    assert runs_on.text() == f"Runs on the workers of queue channeldesk.{PROFILE}"
+
+    bar = console.find(QProgressBar, "progress-fetch-orders")
+    summary = console.find(QLabel, "summary-fetch-orders")
+    # No worker yet: the run waits on the queue, and the panel says so.
+    qtbot.mouseClick(console.find(QPushButton, "run-fetch-orders"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "no worker has taken it yet" in summary.text(), timeout=WAIT_MS)
+    assert bar.format() == "Waiting for a worker…"
+
+    worker = deployment.start_worker()
+    qtbot.waitUntil(lambda: live_progress(bar), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "completed" in bar.format(), timeout=WAIT_MS)
+    assert deployment.omnitron_orders() == 40
+    assert "40 created, 0 skipped, 0 failed" in summary.text()
+    assert deployment.open_batches() == {}
+    assert worker.poll() is None, deployment.worker_log()
+
+    # The Runs view lists it, with the worker's host and pid.
+    runs = console.runs_model()
+    qtbot.waitUntil(lambda: any(run.task_id for run in runs.records()), timeout=WAIT_MS)
+    (run,) = [run for run in runs.records() if run.task_id]
+    assert (run.flow, run.outcome, run.created) == ("fetch-orders", "completed", 40)
+    assert (run.host, run.pid) == (this_host(), worker.pid)
+    row = runs.row_of(run.id)
+    assert row is not None
+    shown = [runs.index(row, column).data() for column in range(runs.columnCount())]
+    assert shown[9:11] == [this_host(), str(worker.pid)]
+    # One row in the console's store for the task, the worker's own in its store.
+    assert len(console.session.store.list_runs()) == 1
+
+
+@pytest.mark.slow
+def test_cancel_stops_the_run_on_its_worker_and_leaves_no_batch_open(
+    qtbot: QtBot, site: Callable[..., Site], open_console: Callable[[Site], WorkersConsole]
+) -> None:
+    deployment = site(orders=80, latency_ms=60)
+    worker = deployment.start_worker()
+    console = open_console(deployment)
+    bar = console.find(QProgressBar, "progress-fetch-orders")
+    summary = console.find(QLabel, "summary-fetch-orders")
+
+    qtbot.mouseClick(console.find(QPushButton, "run-fetch-orders"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: live_progress(bar), timeout=WAIT_MS)
+    # Mid-run: some orders are in Omnitron already.
+    qtbot.waitUntil(lambda: deployment.omnitron_orders() > 0, timeout=WAIT_MS)
+    qtbot.mouseClick(console.find(QPushButton, "cancel-fetch-orders"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "cancelled" in bar.format(), timeout=WAIT_MS)
+
+    assert "cancelled after" in summary.text()
+    created = deployment.omnitron_orders()
+    assert 0 < created < 80
+    assert deployment.open_batches() == {}
+    runs = console.runs_model()
+    qtbot.waitUntil(
+        lambda: [run.outcome for run in runs.records() if run.task_id] == ["cancelled"],
+        timeout=WAIT_MS,
+    )
+    (run,) = [run for run in runs.records() if run.task_id]
+    assert run.created == created
+    assert worker.poll() is None, deployment.worker_log()
+
+
+@pytest.mark.slow
+def test_runs_sent_by_another_process_show_in_the_runs_view_by_themselves(
+    qtbot: QtBot, site: Callable[..., Site], open_console: Callable[[Site], WorkersConsole]
+) -> None:
+    deployment = site(orders=10, latency_ms=10)
+    worker = deployment.start_worker()
+    # Sent elsewhere (another console, `main.py run`, beat) and over before the console opens.
+    other = deployment.client()
+    earlier = other.send(Flow.FETCH_ORDERS, FlowOptions(workers=4))
+    ended = wait_until_finished(other, earlier.task_id, worker)
+    assert ended.result is not None
+    assert ended.result.created == 10
+
+    console = open_console(deployment)
+    # Read from the workers' latest runs when the console starts.
+    qtbot.waitUntil(lambda: len(console.runs_of_task(earlier.task_id)) == 1, timeout=WAIT_MS)
+    (run,) = console.runs_of_task(earlier.task_id)
+    assert (run.outcome, run.created, run.host, run.pid) == (
+        "completed",
+        10,
+        this_host(),
+        worker.pid,
+    )
+
+    # Sent while it is open: it shows up without a click.
+    later = other.send(Flow.FETCH_ORDERS, FlowOptions(workers=4))
+    qtbot.waitUntil(
+        lambda: [run.outcome for run in console.runs_of_task(later.task_id)] == ["completed"],
+        timeout=WAIT_MS,
+    )
+    (run,) = console.runs_of_task(later.task_id)
+    assert (run.created, run.host, run.pid) == (0, this_host(), worker.pid)
+    assert deployment.omnitron_orders() == 10
+    stored = [row.task_id for row in console.session.store.list_runs(descending=False)]
+    assert stored == [earlier.task_id, later.task_id]
+
+
+def test_a_run_cancelled_before_a_worker_took_it_shows_as_not_started(
+    qtbot: QtBot, site: Callable[..., Site], open_console: Callable[[Site], WorkersConsole]
+) -> None:
+    deployment = site(orders=5, latency_ms=0)
+    console = open_console(deployment)  # and no worker at all
+    bar = console.find(QProgressBar, "progress-fetch-orders")
+    summary = console.find(QLabel, "summary-fetch-orders")
+
+    qtbot.mouseClick(console.find(QPushButton, "run-fetch-orders"), Qt.MouseButton.LeftButton)
+    cancel = console.find(QPushButton, "cancel-fetch-orders")
+    qtbot.waitUntil(cancel.isEnabled, timeout=WAIT_MS)
+    qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
+
+    # The workers' refusal reads like a lease refusal: a sentence, not a crash.
+    qtbot.waitUntil(lambda: bar.format() == "Cancelled while queued", timeout=WAIT_MS)
+    assert summary.text() == "<b>Cancelled while queued:</b> cancelled before it started"
+    assert console.find(QPushButton, "run-fetch-orders").isEnabled()
+    assert deployment.omnitron_orders() == 0
+    assert console.session.store.list_runs() == []
