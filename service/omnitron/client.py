@@ -396,15 +396,20 @@ class OmnitronClient(OmnitronSession):
         Reading stops at the first row at or below the watermark. A server that ignores
         ``sort`` (its rows come in another order, seen as soon as two rows are compared)
         is read to the end instead, keeping the rows above the watermark, and ``newest``
-        no longer caps it (which rows are the newest cannot be told).
+        no longer caps it (which rows are the newest cannot be told). A row seen again
+        (rows written while paging push the older ones onto the next page) is skipped.
         """
         listing = self.iter_models(model, path, {"sort": "-id"}, page_size=SCAN_PAGE)
+        seen: set[int] = set()
         previous: int | None = None
         sorted_desc: bool | None = None  # unknown until two rows were compared
         undecided_stop = False
         taken = 0
         for row in listing:
             pk: int = row.pk  # type: ignore[attr-defined]  # both mirrored models have one
+            if pk in seen:
+                continue
+            seen.add(pk)
             if previous is not None:
                 if pk >= previous:
                     sorted_desc = False

@@ -3,9 +3,11 @@ or the inferred date filter is read in a way that still finds every row."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from service.flows.context import CancelToken
@@ -87,3 +89,39 @@ def test_a_cancelled_sync_keeps_what_it_stored_and_its_watermarks(make_mirror: A
     finished = env.sync()
     assert (finished.batches_new, finished.reports_new) == (1, 5)
     assert not finished.cancelled
+
+
+class WritesWhilePaging(httpx.BaseTransport):
+    """The network as it is: another deployment writes between two pages of a listing."""
+
+    def __init__(self, write: Callable[[], None]) -> None:
+        self._inner = httpx.HTTPTransport()
+        self._write = write
+        self.pages = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        if request.method == "GET" and request.url.path.endswith("/error_reports/"):
+            self.pages += 1
+            if self.pages == 1:
+                self._write()
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def test_rows_written_while_paging_do_not_make_the_listing_look_unsorted(
+    make_mirror: Any,
+) -> None:
+    env: MirrorEnv = make_mirror()
+    reports = _reports(env, 450)
+    watermark = reports[299]["pk"]
+    transport = WritesWhilePaging(lambda: _reports(env, 2))
+    client = client_of(env.omnitron, transport=transport)
+
+    found = [r.pk for r in client.error_reports_above(watermark)]
+    client.close()
+
+    assert found == [r["pk"] for r in reports if r["pk"] > watermark][::-1]
+    assert transport.pages == 2  # stopped at the watermark: not read to the end
