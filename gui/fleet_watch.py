@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from gui.tasks import Task, TaskRunner
+from gui.tasks import Channel, Task, TaskRunner
 from service.fleet.protocol import RUNS_INDEX_LIMIT, RemoteRun
 from service.flows.lease import this_host
 from service.store import Store
@@ -47,22 +47,17 @@ class FleetWatch(QObject):
     def __init__(self, client: FleetClient, store: Store, parent: QObject | None = None) -> None:
         """Follow ``client``'s profile into ``store`` (a store the flows write to)."""
         super().__init__(parent)
-        self._client = client
-        self._store = store
-        self._here = this_host()
-        self._stop = threading.Event()
         # Following the events channel, and a re-read of the latest runs now and then.
         self._runner = TaskRunner(max_threads=2, parent=self, name="fleet-watch")
-        self._channel = self._runner.channel(self._recorded)
+        channel = self._runner.channel(self._recorded)
+        # What the background threads use: plain Python, no Qt object of ours.
+        self._recorder = _Recorder(client, store, channel)
         self._recorded_runs: list[RemoteRun] = []
         # Emits what the channel delivered in one go, once the GUI thread is free again.
         self._emit_timer = QTimer(self)
         self._emit_timer.setSingleShot(True)
         self._emit_timer.setInterval(0)
         self._emit_timer.timeout.connect(self._emit_recorded)
-        self._lock = threading.Lock()
-        # The latest state taken of each task, so older or unchanged ones are skipped.
-        self._seen: dict[str, RemoteRun] = {}
         self._following: Task | None = None
         self._resyncing: Task | None = None
         self._timer = QTimer(self)
@@ -78,22 +73,21 @@ class FleetWatch(QObject):
         """Stop following; ``False`` when the threads did not end within a bounded wait."""
         self._timer.stop()
         self._emit_timer.stop()
-        self._stop.set()
-        self._runner.close_channel(self._channel)
+        self._recorder.stop.set()
+        self._runner.close_channel(self._recorder.channel)
         ended = self._runner.wait(STOP_WAIT_MS)
         self._runner.close()
         return ended
 
-    # -- GUI thread ----------------------------------------------------------------------
-
     def _tick(self) -> None:
         """Re-read the latest runs; follow the events again if following stopped."""
-        if self._stop.is_set():
+        if self._recorder.stop.is_set():
             return
+        recorder = self._recorder
         if self._resyncing is None or self._resyncing.done():
-            self._resyncing = self._runner.submit(self._resync, on_failed=self._resync_failed)
+            self._resyncing = self._runner.submit(recorder.resync, on_failed=_resync_failed)
         if self._following is None or self._following.done():
-            self._following = self._runner.submit(self._follow, on_failed=self._follow_failed)
+            self._following = self._runner.submit(recorder.follow, on_failed=_follow_failed)
 
     def _recorded(self, run: RemoteRun) -> None:
         self._recorded_runs.append(run)
@@ -101,30 +95,46 @@ class FleetWatch(QObject):
 
     def _emit_recorded(self) -> None:
         runs, self._recorded_runs = self._recorded_runs, []
-        if runs and not self._stop.is_set():
+        if runs and not self._recorder.stop.is_set():
             self.runs_recorded.emit(runs)
 
-    def _resync_failed(self, message: str) -> None:
-        _log.warning("could not read the latest runs of the workers: %s", message)
 
-    def _follow_failed(self, message: str) -> None:
-        # Tried again at the next tick.
-        _log.warning("stopped following the runs of the workers: %s", message)
+def _resync_failed(message: str) -> None:
+    _log.warning("could not read the latest runs of the workers: %s", message)
 
-    # -- background threads --------------------------------------------------------------
 
-    def _resync(self) -> None:
+def _follow_failed(message: str) -> None:
+    # Tried again at the watch's next tick.
+    _log.warning("stopped following the runs of the workers: %s", message)
+
+
+class _Recorder:
+    """The watch's background work: runs from Redis into the store, news to the channel."""
+
+    def __init__(self, client: FleetClient, store: Store, channel: Channel) -> None:
+        self.client = client
+        self.store = store
+        self.channel = channel
+        self.stop = threading.Event()
+        self.here = this_host()
+        self._lock = threading.Lock()
+        # The latest state taken of each task, so older or unchanged ones are skipped.
+        self._seen: dict[str, RemoteRun] = {}
+
+    def resync(self) -> None:
+        """Record the profile's latest runs (what the events channel may have lost)."""
         # Oldest first, so the rows of runs never seen before are added in their order.
-        for run in reversed(self._client.recent()):
-            if self._stop.is_set():
+        for run in reversed(self.client.recent()):
+            if self.stop.is_set():
                 return
-            self._take(run)
+            self.take(run)
 
-    def _follow(self) -> None:
-        for event in self._client.events(self._stop):
-            self._take(event.state)
+    def follow(self) -> None:
+        """Record every change published, until ``stop`` is set."""
+        for event in self.client.events(self.stop):
+            self.take(event.state)
 
-    def _take(self, run: RemoteRun) -> None:
+    def take(self, run: RemoteRun) -> None:
         """Record ``run`` unless an equal or newer state of its task was taken already."""
         with self._lock:
             seen = self._seen.get(run.task_id)
@@ -135,9 +145,9 @@ class FleetWatch(QObject):
             self._seen[run.task_id] = run
             self._forget_ended()
             # Under the lock: two threads must not write one task's states out of order.
-            recorded = self._store.record_remote_run(run, local_host=self._here)
+            recorded = self.store.record_remote_run(run, local_host=self.here)
         if recorded is not None:
-            self._channel.send(run)
+            self.channel.send(run)
 
     def _forget_ended(self) -> None:
         """Keep the memory of seen tasks bounded: ended ones go first."""
