@@ -29,6 +29,7 @@ from service.fleet.protocol import (
     RemoteEvent,
     RemoteRun,
     cancel_key,
+    claim_key,
     events_channel,
     queue_name,
     run_key,
@@ -193,6 +194,10 @@ class FleetClient:
             f"({redacted(self._url)}): {exc}"
         )
 
+    def _claimed(self, task_id: str) -> bool:
+        """Whether a live worker holds task ``task_id`` (service/fleet/claim.py)."""
+        return bool(self._redis.exists(claim_key(task_id)))
+
     def _subscribe(self) -> redis.client.PubSub:
         """A pub/sub connection subscribed to the profile's events channel."""
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
@@ -229,6 +234,7 @@ class _Follower:
         self.told_taken = False
         self.told_queued = False
         self.told_unreachable = False
+        self.told_gone = False
         self.cancel_sent = False
 
     def follow(self) -> FlowResult:
@@ -244,6 +250,7 @@ class _Follower:
                         last_read = 0.0
                     if time.monotonic() - last_read >= REREAD_S:
                         self._take(self.client.state(self.task_id), from_read=True)
+                        self._say_if_worker_gone()
                         last_read = time.monotonic()
                     result = self._settled()
                     if result is not None:
@@ -325,6 +332,27 @@ class _Follower:
         self.cancel_sent = True
         # A queued run is refused at once: read it now rather than in a few seconds.
         self._take(self.client.state(self.task_id), from_read=True)
+
+    def _say_if_worker_gone(self) -> None:
+        """Say once when the worker running the run stopped holding it (it died)."""
+        run = self.run
+        if self.told_gone or run is None or run.state not in ("running", "waiting"):
+            return
+        if self.client._claimed(self.task_id):
+            return
+        # The state may have moved on between the two reads.
+        latest = self.client.state(self.task_id)
+        if latest is None or latest.state not in ("running", "waiting"):
+            return
+        self.told_gone = True
+        self.ctx.event(
+            "remote.lost",
+            self.task_id,
+            f"{run.host} (pid {run.pid}) stopped running {run.flow} before it ended; the "
+            "task goes back to the queue when its visibility timeout passes and runs again "
+            "on a worker.",
+            logging.WARNING,
+        )
 
     def _say_if_queued(self, started: float) -> None:
         run = self.run

@@ -86,7 +86,12 @@ class WorkerRuntime:
                         f"(it serves {', '.join(sorted(self.profiles))})"
                     )
                 self._connections[name] = self._stack.enter_context(
-                    connect(profile, self.locations, secrets=Secrets(env=self.environ))
+                    connect(
+                        profile,
+                        self.locations,
+                        secrets=Secrets(env=self.environ),
+                        environ=self.environ,
+                    )
                 )
             return self._connections[name]
 

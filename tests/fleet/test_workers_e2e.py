@@ -25,7 +25,9 @@ import pytest
 from service.config import load_profile
 from service.fleet.client import FleetClient
 from service.fleet.protocol import RemoteEvent, RemoteRun
+from service.flows.context import RunContext
 from service.flows.names import Flow
+from service.flows.result import FlowResult
 from service.flows.run import FlowOptions
 from service.paths import PROJECT_ROOT
 from tests.conftest import RunningMarketplace, RunningOmnitron
@@ -315,14 +317,25 @@ def test_a_worker_killed_mid_run_loses_nothing_the_task_comes_back_and_completes
     first = site.worker("alpha", log="first")
     client = site.client("alpha")
     sent = client.send(Flow.FETCH_ORDERS, FlowOptions(workers=2))
+    # A console follows the run throughout, as the flow tab does.
+    lost: list[str] = []
+    ctx = RunContext(on_event=lambda e: lost.append(e.message) if e.kind == "remote.lost" else None)
+    followed: list[FlowResult] = []
+    follower = threading.Thread(target=lambda: followed.append(client.follow(sent.task_id, ctx)))
+    follower.start()
     wait_for(lambda: created_in_omnitron(channel) >= 3, "some orders created", first)
 
     first.send_signal(signal.SIGKILL)
     first.wait()
     created_when_killed = created_in_omnitron(channel)
+    # The follower says the worker is gone once its claim on the task lapses.
+    wait_for(lambda: lost, "the follower saying the worker stopped")
     second = site.worker("alpha", log="second")
     run = wait_for(lambda: finished(client, sent.task_id), "the task run again", second)
+    follower.join(timeout=WAIT_S)
 
+    assert lost[0].startswith(f"{run.host} (pid {first.pid}) stopped running fetch-orders")
+    assert followed == [run.result]
     assert created_when_killed < 40
     assert run.state == "finished", run.message
     assert run.pid == second.pid
