@@ -281,7 +281,7 @@ class FlowPanel(QWidget):
         if event.kind == "run.waiting":
             self.show_waiting(event.message)
         elif event.kind == "remote.queued":
-            self.show_waiting(event.message, what="Waiting for a worker…")
+            self.show_waiting(event.message, what="Waiting for a worker…", heading="Sent")
         elif event.kind in ("run.started", "remote.taken"):
             self.progress_bar.setFormat("Starting…")
             self.summary.setText(
@@ -318,12 +318,14 @@ class FlowPanel(QWidget):
         self._render_summary(result, [(b.pk, b.status) for b in result.batches])
         self.log_line(f"{flow_title(self.flow)} {label}: {summary_text(result)}")
 
-    def show_waiting(self, message: str, *, what: str = "Waiting for another run…") -> None:
-        """The run is queued: behind another run that holds its lease, or (``what``)
-        on the workers' queue with no worker taking it yet."""
+    def show_waiting(
+        self, message: str, *, what: str = "Waiting for another run…", heading: str = "Queued"
+    ) -> None:
+        """The run is queued: behind another run that holds its lease, or (``what``,
+        ``heading``) on the workers' queue with no worker taking it yet."""
         self.progress_bar.setRange(0, 0)
         self.progress_bar.setFormat(what)
-        self.summary.setText(f"<b>Queued:</b> {html.escape(message)}")
+        self.summary.setText(f"<b>{heading}:</b> {html.escape(message)}")
 
     def show_busy(self, message: str, *, cancelled: bool = False) -> None:
         """The run did not start; ``message`` says why (another live run holds its lease,

@@ -242,6 +242,9 @@ def test_run_goes_to_the_workers_waits_for_one_then_shows_progress_and_the_resul
     qtbot.mouseClick(console.find(QPushButton, "run-fetch-orders"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "no worker has taken it yet" in summary.text(), timeout=WAIT_MS)
     assert bar.format() == "Waiting for a worker…"
+    assert summary.text() == (
+        f"<b>Sent:</b> queued on channeldesk.{PROFILE}: no worker has taken it yet"
+    )
 
     worker = deployment.start_worker()
     qtbot.waitUntil(lambda: live_progress(bar), timeout=WAIT_MS)
