@@ -37,6 +37,9 @@ from service.store_records import utc_now
 
 # A run's progress is published at most this often; the last one always goes out.
 PROGRESS_INTERVAL_S = 0.25
+# A run's last state is written again this long (every few seconds) while Redis is down.
+FINAL_STATE_RETRY_S = 300.0
+FINAL_STATE_RETRY_INTERVAL_S = 2.0
 # State written only when the run's current state is one of those given ("" = none yet).
 ABSENT = ""
 
@@ -219,7 +222,7 @@ class RunReporter:
                 }
             )
             run = self._run
-        self._save(run, None)
+        self._save_final(run, expect=None)
 
     def refuse(self, message: str, *, expect: Collection[str] | None = None) -> bool:
         """The run never started on this worker: ``refused`` with ``message``."""
@@ -234,11 +237,25 @@ class RunReporter:
                 }
             )
             run = self._run
-        try:
-            return save_state(self._client, run, expect=expect)
-        except redis.RedisError as exc:
-            _log.error("could not record that task %s was refused: %s", run.task_id, exc)
-            return False
+        return self._save_final(run, expect=expect)
+
+    def _save_final(self, run: RemoteRun, *, expect: Collection[str] | None) -> bool:
+        """Write a run's last state, trying again while Redis is unreachable.
+
+        Consoles wait for it; the task's acknowledgement waits for Redis too.
+        """
+        deadline = time.monotonic() + FINAL_STATE_RETRY_S
+        while True:
+            try:
+                return save_state(self._client, run, expect=expect)
+            except redis.RedisError as exc:
+                if time.monotonic() > deadline:
+                    _log.error(
+                        "could not record that task %s is %s: %s", run.task_id, run.state, exc
+                    )
+                    return False
+                self._note_failure(exc)
+                time.sleep(FINAL_STATE_RETRY_INTERVAL_S)
 
     def _set_state(self, state: RemoteState, message: str) -> None:
         with self._lock:

@@ -62,9 +62,12 @@ class RedisServer:
         """``redis://127.0.0.1:<port>/0``."""
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> RedisServer:
-        """Start the server and wait until it answers PING."""
-        self.port = _free_port()
+    def start(self, port: int | None = None) -> RedisServer:
+        """Start the server (on ``port``, default a free one) and wait until it answers PING.
+
+        Started again on its old port after :meth:`stop`, it comes back empty.
+        """
+        self.port = port or _free_port()
         self._process = subprocess.Popen(
             [
                 str(self.binary),

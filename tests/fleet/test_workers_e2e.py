@@ -441,3 +441,30 @@ def test_a_run_sent_while_the_flow_runs_on_a_worker_is_refused_with_the_busy_sen
     assert done.result is not None
     assert (done.result.outcome, done.result.created) == ("completed", 30)
     assert [row[3] for row in site.channels["alpha"].runs()] == [first.task_id]
+
+
+@pytest.mark.slow
+def test_redis_down_mid_run_the_run_goes_on_and_its_end_is_recorded_once_redis_is_back(
+    fleet: Callable[..., Fleet],
+) -> None:
+    site = fleet({"alpha": 40}, latency_ms=60)
+    channel = site.channels["alpha"]
+    worker = site.worker("alpha")
+    client = site.client("alpha")
+    sent = client.send(Flow.FETCH_ORDERS, FlowOptions(workers=2))
+    wait_for(lambda: created_in_omnitron(channel) >= 3, "some orders created", worker)
+
+    port = site.redis.port
+    site.redis.stop()
+    # The run goes on without Redis and ends; its store says so.
+    wait_for(lambda: [row[2] for row in channel.runs()] == ["completed"], "the run ended", worker)
+    # A Redis without persistence comes back empty on the same address.
+    site.redis.start(port)
+    run = wait_for(lambda: finished(client, sent.task_id), "the run's end recorded", worker)
+
+    assert run.state == "finished"
+    assert run.result is not None
+    assert (run.result.outcome, run.result.created) == ("completed", 40)
+    channel.assert_each_order_once()
+    assert channel.open_batches() == {}
+    assert "could not record" not in site.log("worker")
