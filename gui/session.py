@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, Signal
 
 from gui.fleet_watch import FleetWatch
 from gui.workers import FlowRunner, SessionState, TaskRunner
+from service.cli_fleet import require_workers_extra
 from service.config import Profile
 from service.connect import Connection, Locations, connect, open_store
 from service.fleet.protocol import queue_name
@@ -83,6 +84,8 @@ class ConsoleSession(QObject):
             )
             client = None
             if self.profile.runner == "workers":
+                # Without the workers extra: one sentence saying how to install it.
+                require_workers_extra()
                 from service.fleet.client import FleetClient
 
                 client = FleetClient(self.profile)

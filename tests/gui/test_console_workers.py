@@ -355,3 +355,26 @@ def test_a_run_cancelled_before_a_worker_took_it_shows_as_not_started(
     assert console.find(QPushButton, "run-fetch-orders").isEnabled()
     assert deployment.omnitron_orders() == 0
     assert console.session.store.list_runs() == []
+
+
+def test_a_workers_profile_without_the_workers_extra_says_how_to_install_it(
+    qtbot: QtBot,
+    site: Callable[..., Site],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deployment = site(orders=1, latency_ms=0)
+    monkeypatch.setitem(sys.modules, "celery", None)  # as if Celery were not installed
+    session = ConsoleSession(
+        load_profile(PROFILE, path=deployment.config),
+        Locations(tmp_path / "console-data", deployment.config),
+    )
+    try:
+        with qtbot.waitSignal(session.failed, timeout=READY_TIMEOUT_MS) as failed:
+            session.start()
+        assert failed.args == [
+            "FleetUnavailable: this needs the workers extra: pip install 'channeldesk[workers]'"
+        ]
+        assert session.flow_runner is None
+    finally:
+        session.close()
