@@ -125,7 +125,10 @@ class FleetClient:
         worker has taken yet is ``refused`` at once: "cancelled before it started".
         """
         self._redis.set(cancel_key(task_id), "1", ex=RUN_STATE_TTL_S)
-        self._celery().control.revoke(task_id)
+        try:
+            self._celery().control.revoke(task_id)
+        except Exception as exc:  # kombu's errors; the key above is what a worker obeys
+            _log.warning("could not revoke task %s (its cancel key is set): %s", task_id, exc)
         run = self.state(task_id)
         if run is not None and run.state == "queued":
             refused = run.model_copy(
