@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from service.config import load_profile
 from service.fleet.client import FleetClient
@@ -114,6 +115,14 @@ class Fleet:
 
     def log(self, name: str) -> str:
         return (self.tmp / f"{name}.log").read_text(encoding="utf-8")
+
+    def redis_keys(self) -> set[str]:
+        """Every key in Redis now."""
+        plain = redis.Redis.from_url(self.redis.url, decode_responses=True)
+        try:
+            return set(plain.keys("*"))
+        finally:
+            plain.close()
 
     def client(self, name: str) -> FleetClient:
         profile = load_profile(name, path=Path(self.env["CHANNELDESK_CONFIG"]))
@@ -468,3 +477,31 @@ def test_redis_down_mid_run_the_run_goes_on_and_its_end_is_recorded_once_redis_i
     channel.assert_each_order_once()
     assert channel.open_batches() == {}
     assert "could not record" not in site.log("worker")
+
+
+@pytest.mark.slow
+def test_a_run_cancelled_while_queued_behind_another_never_runs(
+    fleet: Callable[..., Fleet],
+) -> None:
+    site = fleet({"alpha": 20}, latency_ms=60)
+    worker = site.worker("alpha", concurrency=1)
+    client = site.client("alpha")
+    first = client.send(Flow.FETCH_ORDERS, FlowOptions(workers=2))
+    wait_for(lambda: created_in_omnitron(site.channels["alpha"]) >= 1, "an order created", worker)
+    # The worker's one thread is busy: this one waits on the queue.
+    queued = client.send(Flow.CHECK_BATCHES, FlowOptions())
+
+    client.cancel(queued.task_id)
+    wait_for(lambda: finished(client, first.task_id), "the first run ended", worker)
+    # The worker takes the cancelled task next and acknowledges it without running it:
+    # kombu's queue and its hash of unacknowledged messages are both gone.
+    wait_for(
+        lambda: not {"channeldesk.alpha", "unacked"} & site.redis_keys(),
+        "both tasks acknowledged",
+        worker,
+    )
+
+    cancelled = client.state(queued.task_id)
+    assert cancelled is not None
+    assert (cancelled.state, cancelled.message) == ("refused", "cancelled before it started")
+    assert [row[1] for row in site.channels["alpha"].runs()] == ["fetch-orders"]
