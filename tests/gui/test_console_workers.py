@@ -63,16 +63,23 @@ class Site:
 
     def start_worker(self) -> subprocess.Popen[str]:
         """``main.py worker --profile acme`` in the background (output in worker.log)."""
-        log = (self.tmp / "worker.log").open("w", encoding="utf-8")
+        return self._start("worker", "--profile", PROFILE, log="worker")
+
+    def start_beat(self) -> subprocess.Popen[str]:
+        """``main.py beat`` in the background (output in beat.log)."""
+        return self._start("beat", log="beat")
+
+    def _start(self, *args: str, log: str) -> subprocess.Popen[str]:
+        out = (self.tmp / f"{log}.log").open("w", encoding="utf-8")
         process = subprocess.Popen(
-            [sys.executable, str(PROJECT_ROOT / "main.py"), "worker", "--profile", PROFILE],
-            stdout=log,
+            [sys.executable, str(PROJECT_ROOT / "main.py"), *args],
+            stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
             env=self.worker_env,
             cwd=PROJECT_ROOT,
         )
-        log.close()
+        out.close()
         self.workers.append(process)
         return process
 
@@ -102,10 +109,14 @@ def site(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Callable[..., Site]]:
-    """Factory: ``site(orders=N, latency_ms=L)``; every order a good one."""
+    """Factory: ``site(orders=N, latency_ms=L[, schedules=…])``; every order a good one.
+
+    ``schedules``: the profile's beat schedules line; one of their minutes lasts
+    ``CHANNELDESK_BEAT_MINUTE_S`` seconds for ``main.py beat`` (``extra_env``).
+    """
     made: list[Site] = []
 
-    def make(orders: int, latency_ms: int) -> Site:
+    def make(orders: int, latency_ms: int, schedules: str = "", **extra_env: str) -> Site:
         omnitron = start_omnitron()
         market = start_marketplace(initial_orders=orders, broken_share=0.0, arrival_per_hour=0)
         for control in (omnitron.control, market.control):
@@ -117,6 +128,7 @@ def site(
 runner = "workers"
 broker_url = "{redis_server.url}"
 workers = 4
+{schedules}
 
 [profiles.{PROFILE}.omnitron]
 url = "{omnitron.base_url}"
@@ -135,7 +147,9 @@ base_url = "{market.base_url}"
         }
         for name, value in secrets.items():
             monkeypatch.setenv(name, value)  # the console reads them from its environment
-        worker_env = _env(tmp_path / "worker-data", CHANNELDESK_CONFIG=str(config), **secrets)
+        worker_env = _env(
+            tmp_path / "worker-data", CHANNELDESK_CONFIG=str(config), **secrets, **extra_env
+        )
         made.append(Site(omnitron, market, config, worker_env, tmp_path))
         return made[-1]
 
@@ -334,6 +348,38 @@ def test_runs_sent_by_another_process_show_in_the_runs_view_by_themselves(
     assert deployment.omnitron_orders() == 10
     stored = [row.task_id for row in console.session.store.list_runs(descending=False)]
     assert stored == [earlier.task_id, later.task_id]
+
+
+@pytest.mark.slow
+def test_runs_beat_fires_show_in_the_runs_view(
+    qtbot: QtBot, site: Callable[..., Site], open_console: Callable[[Site], WorkersConsole]
+) -> None:
+    # One schedule minute lasts 2 s for this beat (a test-only knob): it fires within seconds.
+    deployment = site(
+        orders=5,
+        latency_ms=0,
+        schedules='schedules = { "fetch-orders" = 1 }',
+        CHANNELDESK_BEAT_MINUTE_S="2",
+    )
+    worker = deployment.start_worker()
+    console = open_console(deployment)
+    beat = deployment.start_beat()
+
+    runs = console.runs_model()
+    qtbot.waitUntil(
+        lambda: any(run.task_id and run.outcome == "completed" for run in runs.records()),
+        timeout=WAIT_MS,
+    )
+    beat.terminate()
+    beat.wait(timeout=30)
+    first = min((run for run in runs.records() if run.task_id), key=lambda run: run.id)
+    assert (first.flow, first.created, first.host, first.pid) == (
+        "fetch-orders",
+        5,
+        this_host(),
+        worker.pid,
+    )
+    assert deployment.omnitron_orders() == 5
 
 
 def test_a_run_cancelled_before_a_worker_took_it_shows_as_not_started(
