@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import redis
+from redis.commands.core import Script
 
 from service.fleet.protocol import lease_key
 from service.flows.lease import LEASE_TTL_S, LeasesUnreachable, pid_alive, this_host
@@ -90,7 +92,8 @@ class RedisLeaseBook:
 
     ``ttl_s``: how long a lease outlives its holder's last heartbeat (tests shorten
     it). Every call raises :class:`~service.flows.lease.LeasesUnreachable` when Redis
-    cannot be reached.
+    cannot be reached. The scripts touch several keys at once: one Redis server (or
+    a Sentinel-managed primary), not a Redis Cluster.
     """
 
     def __init__(self, client: redis.Redis, profile: str, *, ttl_s: float = LEASE_TTL_S) -> None:
@@ -130,7 +133,7 @@ class RedisLeaseBook:
             found = self._call(self._take, keys, [token, self.ttl_ms, holder, *gone])
             if found is None:
                 return None
-            index, raw = found  # type: ignore[misc]
+            index, raw = found
             blocker = _record(names[int(index) - 1], raw)
             if blocker.token in gone or not _dead_here(blocker):
                 return blocker
@@ -156,7 +159,7 @@ class RedisLeaseBook:
         except redis.RedisError as exc:
             raise self._unreachable(exc) from None
         return [
-            _record(key.removeprefix(prefix), raw)
+            _record(_text(key).removeprefix(prefix), raw)
             for key, raw in zip(keys, values, strict=True)
             if raw is not None
         ]
@@ -164,9 +167,9 @@ class RedisLeaseBook:
     def _keys(self, names: Sequence[str]) -> list[str]:
         return [lease_key(self.profile, name) for name in names]
 
-    def _call(self, script: object, keys: list[str], args: list[object]) -> object:
+    def _call(self, script: Script, keys: list[str], args: list[Any]) -> Any:
         try:
-            return script(keys=keys, args=args)  # type: ignore[operator]
+            return script(keys=keys, args=args)
         except redis.RedisError as exc:
             raise self._unreachable(exc) from None
 
@@ -179,9 +182,14 @@ class RedisLeaseBook:
         )
 
 
-def _record(name: str, raw: object) -> LeaseRecord:
+def _record(name: str, raw: str | bytes) -> LeaseRecord:
     """Holder ``raw`` (its JSON) of lease ``name``."""
-    return LeaseRecord.model_validate({**json.loads(str(raw)), "name": name})
+    return LeaseRecord.model_validate({**json.loads(raw), "name": name})
+
+
+def _text(value: str | bytes) -> str:
+    """A key as text, whether or not the client decodes answers."""
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _dead_here(holder: LeaseRecord) -> bool:

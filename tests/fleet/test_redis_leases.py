@@ -331,3 +331,27 @@ def test_redis_going_away_mid_run_only_delays_beats(
     finally:
         client.close()
         server.stop()
+
+
+def test_a_client_that_answers_bytes_keeps_the_same_book(
+    machines: Callable[..., Machine], redis_server: RedisServer
+) -> None:
+    one = machines()
+    raw_client = redis.Redis.from_url(redis_server.url)
+    try:
+        raw = RedisLeaseBook(raw_client, PROFILE)
+        held = one.acquire(Flow.FETCH_ORDERS)
+
+        assert {lease.name: lease.token for lease in raw.holders()} == one.names()
+        blocker = raw.take(
+            ("flow:fetch-orders",), token="other", flow="fetch-orders", pid=1, host="x", run_id=None
+        )
+        assert blocker is not None
+        assert (blocker.name, blocker.token, blocker.pid) == (
+            "flow:fetch-orders",
+            held.token,
+            os.getpid(),
+        )
+        held.release()
+    finally:
+        raw_client.close()
