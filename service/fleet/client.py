@@ -291,10 +291,7 @@ class _Follower:
                     "or its state has expired"
                 )
             return
-        current = self.run
-        if current is not None and (
-            current.state in ("finished", "refused") or run.updated_at < current.updated_at
-        ):
+        if not _is_newer(run, self.run):
             return
         self.run = run
         if run.state in ("running", "waiting", "finished") and not self.told_taken and run.host:
@@ -373,6 +370,28 @@ class _Follower:
             f"queued on {self.client.queue}: no worker has taken it yet",
             logging.WARNING,
         )
+
+
+# How far a run has got: a state never goes back to a lower stage.
+_STAGE: dict[str, int] = {"queued": 0, "waiting": 1, "running": 1, "finished": 2, "refused": 2}
+
+
+def _is_newer(run: RemoteRun, current: RemoteRun | None) -> bool:
+    """Whether ``run`` is a later state than ``current``.
+
+    By stage first: the console that queued a run and the worker that runs it write
+    with clocks of their own. Within a stage, the later write of one worker wins, and a
+    worker that took the run over from another (it died) wins over the dead one.
+    """
+    if current is None:
+        return True
+    if _STAGE[run.state] != _STAGE[current.state]:
+        return _STAGE[run.state] > _STAGE[current.state]
+    if _STAGE[current.state] == 2:
+        return False
+    if (run.host, run.pid) != (current.host, current.pid):
+        return True
+    return run.updated_at >= current.updated_at
 
 
 def _close_quietly(pubsub: redis.client.PubSub | None) -> None:

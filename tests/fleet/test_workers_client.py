@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,9 +19,11 @@ import redis
 
 from service.config import OmnitronProfile, Profile
 from service.fleet.client import CANCELLED_BEFORE_START, FleetClient, RemoteRefused
+from service.fleet.progress import save_state
 from service.fleet.protocol import RUN_FLOW_TASK, cancel_key, queue_name
 from service.flows.context import RunContext
 from service.flows.names import Flow
+from service.flows.result import FlowResult, RunOutcome
 from service.flows.run import FlowOptions
 from tests.fleet.redis_server import RedisServer
 
@@ -56,6 +60,14 @@ def task_args(message: dict[str, Any]) -> list[Any]:
     """The positional arguments a queued Celery message carries."""
     assert message["properties"]["body_encoding"] == "base64"
     return json.loads(base64.b64decode(message["body"]))[0]
+
+
+def wait_subscribed(client: FleetClient) -> None:
+    """Until a listener is subscribed to the profile's events (Redis counts it)."""
+    deadline = time.monotonic() + 60
+    while client._redis.pubsub_numsub("cd:events:alpha")[0][1] < 1:
+        assert time.monotonic() < deadline, "nobody subscribed to cd:events:alpha"
+        time.sleep(0.05)
 
 
 def test_a_run_sent_is_queued_listed_and_waits_on_the_profiles_queue(
@@ -118,7 +130,6 @@ def test_following_an_unknown_run_is_refused_with_a_sentence(client: FleetClient
 def test_events_relay_every_change_of_the_profiles_runs(client: FleetClient) -> None:
     stop = threading.Event()
     seen: list[tuple[str, str]] = []
-    subscribed = threading.Event()
 
     def listen() -> None:
         for event in client.events(stop):
@@ -128,14 +139,7 @@ def test_events_relay_every_change_of_the_profiles_runs(client: FleetClient) -> 
 
     listener = threading.Thread(target=listen)
     listener.start()
-    # The listener is subscribed once Redis counts it on the channel.
-    plain = client._redis
-    for _ in range(600):
-        if plain.pubsub_numsub("cd:events:alpha")[0][1] >= 1:
-            subscribed.set()
-            break
-        stop.wait(0.1)
-    assert subscribed.is_set()
+    wait_subscribed(client)
 
     sent = client.send(Flow.CHECK_BATCHES, FlowOptions())
     client.cancel(sent.task_id)
@@ -151,3 +155,30 @@ def test_a_broker_nobody_answers_on_refuses_the_send_in_one_sentence() -> None:
             fleet.send(Flow.FETCH_ORDERS, FlowOptions())
     finally:
         fleet.close()
+
+
+def test_a_worker_whose_clock_is_behind_the_consoles_is_still_followed_to_the_end(
+    client: FleetClient,
+) -> None:
+    sent = client.send(Flow.FETCH_ORDERS, FlowOptions())
+    progress: list[tuple[int, int | None]] = []
+    ctx = RunContext(on_progress=lambda p: progress.append((p.done, p.total)))
+    followed: list[FlowResult] = []
+    follower = threading.Thread(target=lambda: followed.append(client.follow(sent.task_id, ctx)))
+    follower.start()
+    wait_subscribed(client)
+    # What a worker writes (service/fleet/progress.py), stamped by a clock an hour late.
+    late = sent.queued_at - timedelta(hours=1)
+    running = sent.model_copy(
+        update={"state": "running", "updated_at": late, "host": "w1", "pid": 7, "done": 2}
+    )
+    save_state(client._redis, running)
+    result = FlowResult(flow=Flow.FETCH_ORDERS, run_id=4, outcome=RunOutcome.COMPLETED, created=2)
+    save_state(
+        client._redis,
+        running.model_copy(update={"state": "finished", "result": result, "updated_at": late}),
+    )
+    follower.join(timeout=60)
+
+    assert followed == [result]
+    assert progress == [(2, None)]
