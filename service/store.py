@@ -802,13 +802,15 @@ class Store:
         """Omnitron accepted report ``report_id``: take it out of the outbox.
 
         ``remote_pk``, Omnitron's id of the report when its answer named one, is kept so
-        the mirror recognises the report as ours (a known one is never replaced).
+        the mirror recognises the report as ours (a known one is never replaced, nor one
+        another row already holds: delivery never fails over bookkeeping).
         """
         with self._write() as db:
             cursor = db.execute(
                 "UPDATE error_reports SET delivered = 1, delivered_at = coalesce(delivered_at, ?), "
-                "remote_pk = coalesce(remote_pk, ?) WHERE id = ?",
-                [iso(utc_now()), remote_pk, report_id],
+                "remote_pk = coalesce(remote_pk, (SELECT ? WHERE NOT EXISTS "
+                "(SELECT 1 FROM error_reports WHERE remote_pk = ?))) WHERE id = ?",
+                [iso(utc_now()), remote_pk, remote_pk, report_id],
             )
             if cursor.rowcount == 0:
                 raise RecordNotFound(f"error report {report_id} not found")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from service.flows.retry import NothingToRetry, select_reports
 from service.mirror.sync import sync_from_omnitron
-from service.store import ErrorQuery
+from service.store import ErrorQuery, NewErrorReport, Store
 from tests.flows.conftest import FlowEnv
 from tests.mirror.conftest import MirrorEnv
 from tests.sandbox.omnitron_api import OmnitronApi
@@ -123,3 +124,18 @@ def test_our_batches_stay_ours_while_a_remote_one_is_followed(
     followed = env.store.get_batch(remote["pk"])
     assert followed is not None
     assert (followed.status, followed.origin) == ("fail", "remote")
+
+
+def test_a_delivery_whose_omnitron_id_a_mirrored_copy_holds_still_goes_through(
+    tmp_path: Path,
+) -> None:
+    with Store(tmp_path / "s.sqlite3") as store:
+        ours = store.add_error_report(NewErrorReport(code="run1-GetOrders_1-abcdef12"))
+        copy = NewErrorReport(code="run1-GetOrders_1-abcdef12", origin="remote", remote_pk=7)
+        assert store.mirror_report(copy.model_copy(update={"object_id": "9"}), None) == "new"
+
+        store.mark_delivered(ours, remote_pk=7)
+
+        delivered = store.get_error_report(ours)
+        assert (delivered.delivered, delivered.remote_pk) == (True, None)
+        assert store.outbox_counts().waiting == 0
