@@ -61,9 +61,11 @@ class Site:
     workers: list[subprocess.Popen[str]] = field(default_factory=list)
     clients: list[FleetClient] = field(default_factory=list)
 
-    def start_worker(self) -> subprocess.Popen[str]:
+    def start_worker(self, concurrency: int = 1) -> subprocess.Popen[str]:
         """``main.py worker --profile acme`` in the background (output in worker.log)."""
-        return self._start("worker", "--profile", PROFILE, log="worker")
+        return self._start(
+            "worker", "--profile", PROFILE, "--concurrency", str(concurrency), log="worker"
+        )
 
     def start_beat(self) -> subprocess.Popen[str]:
         """``main.py beat`` in the background (output in beat.log)."""
@@ -380,6 +382,37 @@ def test_runs_beat_fires_show_in_the_runs_view(
         worker.pid,
     )
     assert deployment.omnitron_orders() == 5
+
+
+@pytest.mark.slow
+def test_a_run_the_workers_refuse_reads_like_a_lease_refusal(
+    qtbot: QtBot, site: Callable[..., Site], open_console: Callable[[Site], WorkersConsole]
+) -> None:
+    deployment = site(orders=80, latency_ms=60)
+    # Two threads: the console's run is taken while another one runs the flow.
+    worker = deployment.start_worker(concurrency=2)
+    console = open_console(deployment)
+    other = deployment.client()
+    running = other.send(Flow.FETCH_ORDERS, FlowOptions(workers=4))
+    qtbot.waitUntil(lambda: deployment.omnitron_orders() > 0, timeout=WAIT_MS)
+    state = other.state(running.task_id)
+    assert state is not None
+    assert state.state == "running"
+
+    bar = console.find(QProgressBar, "progress-fetch-orders")
+    summary = console.find(QLabel, "summary-fetch-orders")
+    qtbot.mouseClick(console.find(QPushButton, "run-fetch-orders"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bar.format() == "Not started", timeout=WAIT_MS)
+    busy = re.fullmatch(
+        r"<b>Not started:</b> fetch-orders is already running \(pid (\d+) on (.+) since "
+        r"\d\d:\d\d\)\.",
+        summary.text(),
+    )
+    assert busy is not None, summary.text()
+    assert (int(busy.group(1)), busy.group(2)) == (worker.pid, this_host())
+    assert console.find(QPushButton, "run-fetch-orders").isEnabled()
+    wait_until_finished(other, running.task_id, worker)
+    assert deployment.omnitron_orders() == 80
 
 
 def test_a_run_cancelled_before_a_worker_took_it_shows_as_not_started(
