@@ -198,16 +198,56 @@ class MainWindow(QMainWindow):
         return self.workspace.name
 
     # The shown profile's parts, under the names the window always had.
-    session = property(lambda self: self.workspace.session)
-    lanes: FlowLanes = property(lambda self: self.workspace.lanes)  # type: ignore[assignment]
-    scheduler: Scheduler = property(lambda self: self.workspace.scheduler)  # type: ignore[assignment]
-    panels: dict[Flow, FlowPanel] = property(lambda self: self.workspace.panels)  # type: ignore[assignment]
-    problems_view: ProblemsView = property(lambda self: self.workspace.problems_view)  # type: ignore[assignment]
-    problems_page: ProblemsPage = property(lambda self: self.workspace.problems_page)  # type: ignore[assignment]
-    batches_view: BatchesView = property(lambda self: self.workspace.batches_view)  # type: ignore[assignment]
-    errors_view: ErrorsView = property(lambda self: self.workspace.errors_view)  # type: ignore[assignment]
-    runs_view: RunsView = property(lambda self: self.workspace.runs_view)  # type: ignore[assignment]
-    parked_view: ParkedView = property(lambda self: self.workspace.parked_view)  # type: ignore[assignment]
+
+    @property
+    def session(self) -> ConsoleSession:
+        """The shown profile's session."""
+        return self.workspace.session
+
+    @property
+    def lanes(self) -> FlowLanes:
+        """The shown profile's lanes."""
+        return self.workspace.lanes
+
+    @property
+    def scheduler(self) -> Scheduler:
+        """The shown profile's scheduler."""
+        return self.workspace.scheduler
+
+    @property
+    def panels(self) -> dict[Flow, FlowPanel]:
+        """The shown profile's panels."""
+        return self.workspace.panels
+
+    @property
+    def problems_view(self) -> ProblemsView:
+        """The shown profile's problems view."""
+        return self.workspace.problems_view
+
+    @property
+    def problems_page(self) -> ProblemsPage:
+        """The shown profile's problems page."""
+        return self.workspace.problems_page
+
+    @property
+    def batches_view(self) -> BatchesView:
+        """The shown profile's batches view."""
+        return self.workspace.batches_view
+
+    @property
+    def errors_view(self) -> ErrorsView:
+        """The shown profile's errors view."""
+        return self.workspace.errors_view
+
+    @property
+    def runs_view(self) -> RunsView:
+        """The shown profile's runs view."""
+        return self.workspace.runs_view
+
+    @property
+    def parked_view(self) -> ParkedView:
+        """The shown profile's parked view."""
+        return self.workspace.parked_view
 
     @Slot(str)
     def show_profile(self, name: str) -> bool:

@@ -24,6 +24,7 @@ from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QSplitter, QWidget
 
 from gui.flow_tab import LOG_MAX_LINES, FlowPanel, FlowTab, progress_text, summary_text
+from gui.mirror_sync import MirrorSync
 from gui.models.overview import Health, OverviewRow, StoreSummary, read_summary
 from gui.models.problems import RetryRequest, describe_problems, items_word
 from gui.models.reader import StoreReader
@@ -116,6 +117,7 @@ class ProfileWorkspace(QObject):
         self.scheduler = Scheduler(settings, profile=self.profile.name, clock=clock, parent=self)
         self._pinger = TaskRunner(max_threads=1, parent=self, name="channel-ping")
         self._pinging_channel = False
+        self._sync_asked = False
         self._scheduled_runs: set[Flow] = set()
         self.last_run: tuple[FlowResult, datetime] | None = None
         self.summary: StoreSummary | None = None
@@ -145,7 +147,8 @@ class ProfileWorkspace(QObject):
         ]
         for page in self.pages:
             page.widget.setParent(self.shelf)
-        self.mirror = self._make_mirror()
+        # "Sync from Omnitron": on the views' action and the profile's own timer.
+        self.mirror = MirrorSync(session, self)
         self._connect_signals()
 
         self._health_timer = QTimer(self)
@@ -191,20 +194,6 @@ class ProfileWorkspace(QObject):
                 panels.append(panel)
             self.pages.append(Page(key, title, FlowTab(key, panels)))
 
-    def _make_mirror(self) -> QObject | None:
-        """The profile's "Sync from Omnitron" (``gui.mirror_sync``), when it is installed.
-
-        HOOK: until the mirror's module lands the views' sync action does nothing here.
-        """
-        try:
-            from gui.mirror_sync import MirrorSync  # optional until it lands
-        except ImportError:
-            return None
-        mirror = MirrorSync(self.session, self)
-        mirror.finished.connect(self._mirror_finished)
-        mirror.failed.connect(self._mirror_failed)
-        return mirror
-
     def _connect_signals(self) -> None:
         self.session.ready.connect(self._session_ready)
         self.session.failed.connect(self._session_failed)
@@ -237,10 +226,10 @@ class ProfileWorkspace(QObject):
         self.runs_view.batch_link_activated.connect(self.show_batch)
         self.runs_view.reports_requested.connect(self.show_run_failures)
         self.batches_view.report_activated.connect(self.show_report)
-        for view in (self.batches_view, self.errors_view):
-            sync = getattr(view, "sync_requested", None)  # the mirror's action, once it lands
-            if sync is not None:
-                sync.connect(self.sync_from_omnitron)
+        self.batches_view.sync_requested.connect(self.sync_from_omnitron)
+        self.errors_view.sync_requested.connect(self.sync_from_omnitron)
+        self.mirror.finished.connect(self._mirror_finished)
+        self.mirror.failed.connect(self._mirror_failed)
         # A workers profile's session records the runs its workers report.
         recorded = getattr(self.session, "remote_runs_recorded", None)
         if recorded is not None:
@@ -415,8 +404,7 @@ class ProfileWorkspace(QObject):
         self.update_run_buttons()
         self.ping()
         self._health_timer.start()
-        if self.mirror is not None:
-            self.mirror.start()  # type: ignore[attr-defined]
+        self.mirror.start()
         self.health_changed.emit()
         self.summary_changed.emit()
 
@@ -481,19 +469,20 @@ class ProfileWorkspace(QObject):
 
     def sync_from_omnitron(self) -> None:
         """Mirror the channel's batch requests and error reports from Omnitron now."""
-        if self.mirror is None:
-            self.message.emit("Sync from Omnitron is not available in this build.", 6000)
-            return
-        if self.mirror.sync_now():  # type: ignore[attr-defined]
-            self.message.emit(f"Syncing {self.name} from Omnitron…", 6000)
+        # When it cannot start, ``failed`` says why.
+        if self.mirror.sync_now():
+            self._sync_asked = True
+            self.message.emit("Syncing from Omnitron…", 0)
 
     def _mirror_finished(self, summary: str) -> None:
-        self.message.emit(summary, 8000)
+        if self._sync_asked:  # the timer's syncs refresh the views without a word
+            self.message.emit(summary, 8000)
+        self._sync_asked = False
         self.refresh_views()
-        self.summary_changed.emit()
 
     def _mirror_failed(self, message: str) -> None:
-        self.message.emit(f"Sync from Omnitron failed: {message}", 10000)
+        self._sync_asked = False
+        self.message.emit(message, 10000)
 
     # -- views -----------------------------------------------------------------------
 
@@ -700,8 +689,7 @@ class ProfileWorkspace(QObject):
         """Stop the timers and schedules (the console is closing)."""
         self.scheduler.stop()
         self._health_timer.stop()
-        if self.mirror is not None:
-            self.mirror.stop()  # type: ignore[attr-defined]
+        self.mirror.stop()
 
     def close(self) -> None:
         """Stop everything and close the reader and the session (after the runs ended)."""
@@ -711,6 +699,7 @@ class ProfileWorkspace(QObject):
         self._closed = True
         self._pinger.wait(CLOSE_WAIT_MS)
         self._pinger.close()
+        self.mirror.close()
         self.reader.close()
         self.session.close()
         # The shelf has no parent: delete it (and the pages on it) on the GUI thread.

@@ -29,6 +29,13 @@ from service.flows.result import FlowResult
 from service.sandbox.launcher import SandboxOptions
 from tests.conftest import RunningMarketplace, RunningOmnitron
 from tests.gui.conftest import FakeClock, ini_settings
+from tests.sandbox.omnitron_api import (
+    OmnitronApi,
+    create_order,
+    new_batch,
+    order_objects,
+    set_batch,
+)
 
 READY_MS = 60_000
 RUN_MS = 120_000
@@ -46,6 +53,7 @@ class Fleet:
     clock: FakeClock
     omnitron: RunningOmnitron
     market: RunningMarketplace
+    locations: Locations
 
     def workspace(self, name: str) -> ProfileWorkspace:
         return self.window.workspace_of(name)
@@ -112,7 +120,7 @@ def fleet(
         lambda: all(state() is not SessionState.STARTING for state in states.values()),
         timeout=READY_MS,
     )
-    yield Fleet(window, hub, settings, clock, omnitron, market)
+    yield Fleet(window, hub, settings, clock, omnitron, market, locations)
     window.close()
     hub.close()
 
@@ -244,7 +252,15 @@ def test_double_click_and_the_selector_switch_the_views_to_that_profile(
 def test_the_last_profile_shown_is_remembered(qtbot: QtBot, fleet: Fleet) -> None:
     fleet.window.show_profile("shop")
     fleet.window.save_settings()
-    assert fleet.settings.value("window/profile") == "shop"
+    # The next console (not connected: its views and title need no connection) shows it.
+    entries = fleet.hub.entries
+    again = ProfilesHub.open([entry.profile for entry in entries], fleet.locations)
+    window = MainWindow(again, fleet.settings)
+    qtbot.addWidget(window)
+    assert window.profile_name == "shop"
+    assert window.windowTitle() == "ChannelDesk — shop"
+    window.close()
+    again.close()
 
 
 def test_a_schedule_of_a_profile_not_shown_fires_and_records_a_run(
@@ -304,3 +320,79 @@ def test_the_selector_has_a_shortcut(qtbot: QtBot, fleet: Fleet) -> None:
         "shop",
         "broken",
     ]
+
+
+def test_a_workers_profile_shows_the_files_schedules_and_fires_none(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "profiles.toml"
+    config.write_text(
+        """
+[profiles.farm]
+runner = "workers"
+broker_url = "redis://127.0.0.1:9/0"
+
+[profiles.farm.schedules]
+fetch-orders = 10
+
+[profiles.farm.omnitron]
+url = "http://127.0.0.1:9/"
+username = "nobody"
+channel_id = 1
+catalog_id = 1
+
+[profiles.farm.channel.settings]
+base_url = "http://127.0.0.1:9/"
+""",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    profiles = [p for p in load_profiles(config).values() if p.name == "farm"]
+    hub = ProfilesHub.open(profiles, Locations(tmp_path / "data", config))
+    window = MainWindow(hub, ini_settings(tmp_path / "console.ini"))
+    qtbot.addWidget(window)
+    farm = window.workspace_of("farm")
+    panel = farm.panels[Flow.FETCH_ORDERS]
+    assert panel.next_run.text() == "Every 10 min, by main.py beat"
+    assert not panel.schedule_enabled.isEnabled()
+    assert window.overview_model.text("farm", "next") == "beat: fetch-orders every 10 min"
+    # The console does not fire them (its scheduler never ticks): `main.py beat` does.
+    assert not farm.scheduler.is_running
+    # Nor can they be edited here: an edit is not kept.
+    panel.schedule_edited.emit(Flow.FETCH_ORDERS, 3, True)
+    assert not farm.scheduler.schedule(Flow.FETCH_ORDERS).enabled
+    assert panel.next_run.text() == "Every 10 min, by main.py beat"
+    window.close()
+    hub.close()
+
+
+def test_sync_from_omnitron_of_the_profile_shown_shows_the_other_deployments_batch(
+    qtbot: QtBot, fleet: Fleet
+) -> None:
+    # Another deployment of the shop's channel, as a plain HTTP client of its Omnitron.
+    config = fleet.omnitron.config
+    other = OmnitronApi(
+        fleet.omnitron.base_url, config.username, config.password, config.channel_id
+    )
+    try:
+        order = create_order(other)
+        batch = new_batch(other)
+        set_batch(other, batch, "commit", objects=order_objects(order), content_type="order")
+    finally:
+        other.close()
+    window = fleet.window
+    assert window.show_profile("shop")
+    window.tabs.setCurrentWidget(window.batches_view)
+    shop = fleet.workspace("shop")
+    button = window.findChild(QPushButton, "batches-sync")
+    assert button is not None
+    assert window.batches_view.isAncestorOf(button)
+    with qtbot.waitSignal(shop.mirror.finished, timeout=RUN_MS) as synced:
+        button.click()
+    assert "1 new batch request" in synced.args[0]
+    assert synced.args[0] in window.statusBar().currentMessage()
+    model = window.batches_view.model
+    qtbot.waitUntil(lambda: [b.pk for b in model.records()] == [batch["pk"]], timeout=READY_MS)
+    assert model.records()[0].origin == "remote"
+    # Only the shop's store has it.
+    assert fleet.workspace("sandbox").session.store.count_batches() == 0
