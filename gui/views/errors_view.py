@@ -578,6 +578,8 @@ class ErrorsView(QWidget):
             " · ".join(part for part in (report.object_id, report.subject) if part) or "—"
         )
         run = f" / run {report.run_id}" if report.run_id is not None else ""
+        if report.origin == "remote":
+            run = " / another deployment's run"
         fields["flow"].setText(f"{report.flow or '—'}{run}")
         fields["created"].setText(format_time(report.created_at))
         fields["seen"].setText(
@@ -639,9 +641,12 @@ class ErrorsView(QWidget):
 
 
 def delivery_text(report: StoredErrorReport) -> str:
-    """Whether Omnitron holds the report, and if not, its last answer."""
+    """Whether Omnitron holds the report (and its id there), and if not, its last answer."""
+    if report.origin == "remote":
+        return f"written there by another deployment (Omnitron id {report.remote_pk}), mirrored"
     if report.delivered:
-        return f"yes, {format_time(report.delivered_at)}"
+        held = f" (Omnitron id {report.remote_pk})" if report.remote_pk is not None else ""
+        return f"yes, {format_time(report.delivered_at)}{held}"
     if report.dead:
         return f"refused by Omnitron for good: {report.delivery_error or 'no answer kept'}"
     if report.delivery_error:

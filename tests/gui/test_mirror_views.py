@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 
 from gui.mirror_sync import MirrorSync
@@ -115,6 +115,10 @@ def test_sync_from_omnitron_shows_remote_batches_reports_and_problems(
     assert cells[_column(errors.model, "Origin")] == "remote"
     errors.table.selectRow(remote)
     assert errors.retry_requests() == []  # another deployment's failure
+    delivered = errors.findChild(QLabel, "error-detail-delivered").text()
+    assert delivered == (
+        f"written there by another deployment (Omnitron id {report['pk']}), mirrored"
+    )
 
     origin = errors.origin_filter
     origin.setCurrentIndex(origin.findData("remote"))
