@@ -166,13 +166,16 @@ def test_a_worker_whose_clock_is_behind_the_consoles_is_still_followed_to_the_en
     followed: list[FlowResult] = []
     follower = threading.Thread(target=lambda: followed.append(client.follow(sent.task_id, ctx)))
     follower.start()
-    wait_subscribed(client)
     # What a worker writes (service/fleet/progress.py), stamped by a clock an hour late.
     late = sent.queued_at - timedelta(hours=1)
     running = sent.model_copy(
         update={"state": "running", "updated_at": late, "host": "w1", "pid": 7, "done": 2}
     )
     save_state(client._redis, running)
+    deadline = time.monotonic() + 60
+    while not progress:
+        assert time.monotonic() < deadline, "the running state was never relayed"
+        time.sleep(0.05)
     result = FlowResult(flow=Flow.FETCH_ORDERS, run_id=4, outcome=RunOutcome.COMPLETED, created=2)
     save_state(
         client._redis,
