@@ -263,28 +263,38 @@ def test_the_last_profile_shown_is_remembered(qtbot: QtBot, fleet: Fleet) -> Non
     again.close()
 
 
-def test_a_schedule_of_a_profile_not_shown_fires_and_records_a_run(
+def test_a_schedule_of_a_profile_not_shown_fires_records_and_notifies(
     qtbot: QtBot, fleet: Fleet
 ) -> None:
     shop = fleet.workspace("shop")
     assert fleet.window.profile_name == "sandbox"
+    # Two orders the shop's Omnitron will not take: the run ends with failures.
+    generated = fleet.market.control.post("orders/generate", json={"count": 2, "broken_share": 1.0})
+    generated.raise_for_status()
     shop.scheduler.set_schedule(Flow.FETCH_ORDERS, 5, True)
     assert fleet.settings.value("schedule/shop/fetch-orders/minutes") in (5, "5")
     assert overview_text(fleet, "shop", "next") == "Fetch orders at 09:05"
+    messages: list[str] = []
+    # Without a system tray (offscreen) the notification goes to the status bar.
+    fleet.window.statusBar().messageChanged.connect(messages.append)
     fleet.clock.advance(6)
     with qtbot.waitSignal(shop.lanes.finished, timeout=RUN_MS) as finished:
         shop.scheduler.tick()
     result = finished.args[1]
-    assert result.created == SHOP_ORDERS
+    assert (result.created, result.failed) == (SHOP_ORDERS, 2)
     assert fleet.omnitron.control.get("summary").json()["counts"]["orders"] == SHOP_ORDERS
     runs = shop.session.store.list_runs(flow=Flow.FETCH_ORDERS.value)
-    assert [run.created for run in runs] == [SHOP_ORDERS]
+    assert [(run.created, run.failed) for run in runs] == [(SHOP_ORDERS, 2)]
+    # The notification names the profile, which is not the one shown.
+    assert any(m.startswith("shop: Scheduled Fetch orders: 2 failed") for m in messages), messages
     # The sandbox's schedule did not fire with it.
     assert fleet.workspace("sandbox").session.store.list_runs() == []
+    assert overview_text(fleet, "shop", "next") == "Fetch orders at 09:11"
     qtbot.waitUntil(
-        lambda: overview_text(fleet, "shop", "flow:fetch-orders").startswith("completed"),
+        lambda: overview_text(fleet, "shop", "flow:fetch-orders").startswith("2 failures"),
         timeout=READY_MS,
     )
+    assert fleet.window.overview_model.badge("shop", "flow:fetch-orders") == "warning"
 
 
 def test_old_schedules_move_under_the_profile_once(tmp_path: Path) -> None:
