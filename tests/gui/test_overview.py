@@ -207,6 +207,9 @@ def test_a_profile_that_fails_shows_its_error_in_its_row(fleet: Fleet) -> None:
     # The others opened regardless, and the shown one is untouched.
     assert overview_text(fleet, "shop", "state") == "ready"
     assert fleet.window.profile_name == "sandbox"
+    # One sandbox: only the sandbox profile started simulators (and keeps their state).
+    started = sorted(p.name for p in fleet.locations.data_dir.iterdir() if p.is_dir())
+    assert [name for name in started if name.startswith("sandbox")] == ["sandbox"]
 
 
 def test_double_click_and_the_selector_switch_the_views_to_that_profile(
