@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from service.bounded_text import DESCRIPTION_LIMIT, RAW_TEXT_LIMIT, SUBJECT_LIMIT, truncate_text
 from service.flows.context import CancelToken
+from service.flows.reporting import BATCH_MODEL
 from service.mirror.codes import flow_of, subject_of
 from service.mirror.counts import KindCounts
 from service.mirror.watermarks import REPORTS, read_id, write_id
@@ -48,11 +49,14 @@ def remote_report(report: ErrorReport, content_type: str) -> NewErrorReport:
     object_id = "" if report.action_object_id is None else str(report.action_object_id)
     subject = subject_of(report.error_code) or f"{content_type} {object_id}".strip()
     cause, value = ("", "") if report.is_ok else classify(description)
+    # A report about a batch as a whole points at it, as ours do (service/flows/reporting.py).
+    batch_pk = report.action_object_id if content_type == BATCH_MODEL else None
     return NewErrorReport(
         code=report.error_code,
         description=description,
         is_ok=report.is_ok,
         flow=flow_of(report.error_code),
+        batch_pk=batch_pk,
         content_type=content_type,
         object_id=object_id,
         subject=truncate_text(subject, SUBJECT_LIMIT),

@@ -69,6 +69,7 @@ def test_a_batch_and_a_report_of_another_deployment_are_mirrored_with_remote_ori
         "batchrequest",
     )
     assert (stored.cause, stored.cause_value) == ("unknown_city", "Istambul")
+    assert stored.batch_pk == batch["pk"]  # about the batch as a whole
     assert stored.delivery_state == "delivered"
     assert mirror.store.outbox_counts().waiting == 0
     (problem,) = mirror.store.open_problems()
