@@ -21,6 +21,7 @@ from service.flows.context import CancelToken
 from service.mirror.sync import MirrorResult, sync_from_omnitron
 
 SYNC_SHORTCUT = "Ctrl+Shift+S"
+CLOSE_WAIT_MS = 5_000  # how long close() lets a cancelled sync reach its next row
 SYNC_TOOLTIP = (
     "Read the batch requests and error reports other deployments wrote to Omnitron "
     f"since the last sync; they show as remote ({SYNC_SHORTCUT})"
@@ -70,8 +71,11 @@ class MirrorSync(QObject):
             self._cancel.cancel()
 
     def close(self) -> None:
-        """Stop, and let the worker thread end (nothing is delivered afterwards)."""
+        """Stop, wait a bounded time for a running sync to stop at its next row (before the
+        session closes the connection under it), and let the worker thread end; nothing
+        is delivered afterwards."""
         self.stop()
+        self._runner.wait(CLOSE_WAIT_MS)
         self._runner.close()
 
     def sync_now(self) -> bool:

@@ -38,6 +38,7 @@ class _Latest:
         self.moment: datetime | None = None
 
     def see(self, batch: BatchRequest) -> None:
+        """Take ``batch``'s modification date into account."""
         moment = omnitron_time(batch.modified_date)
         if moment is not None and (self.moment is None or moment > self.moment):
             self.moment = moment
