@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QPushButton
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 
-from gui.mirror_sync import MirrorSync
+from gui.mirror_sync import SYNC_SHORTCUT, MirrorSync
 from gui.session import ConsoleSession, SessionState
 from gui.views.batches_view import BatchesView
 from gui.views.errors_view import ErrorsView
@@ -23,6 +24,7 @@ from gui.views.problems_view import ProblemsView
 from service.config import builtin_sandbox
 from service.connect import Locations
 from service.sandbox.launcher import SandboxOptions
+from service.store import Store
 from tests.sandbox.omnitron_api import OmnitronApi, new_batch, set_batch
 
 TIMEOUT_MS = 60_000
@@ -176,3 +178,20 @@ def _problem_row(view: ProblemsView) -> int | None:
         if view.model.record(row).origin == "remote":
             return row
     return None
+
+
+@pytest.mark.parametrize("kind", [BatchesView, ErrorsView], ids=["batches", "errors"])
+def test_the_sync_shortcut_works_within_its_view(
+    qtbot: QtBot, tmp_path: Path, kind: type[BatchesView] | type[ErrorsView]
+) -> None:
+    with Store(tmp_path / "s.sqlite3") as store:
+        view = kind(store)
+        qtbot.addWidget(view)
+        view.show()
+        view.activateWindow()
+        qtbot.waitUntil(lambda: QApplication.activeWindow() is view)
+        view.table.setFocus()
+        keys = QKeySequence(SYNC_SHORTCUT)[0]
+        with qtbot.waitSignal(view.sync_requested, timeout=5000):
+            qtbot.keyClick(view.table, keys.key(), keys.keyboardModifiers())
+        view.close()
