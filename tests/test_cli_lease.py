@@ -16,6 +16,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -49,18 +50,28 @@ class Deployment:
     store_path: Path
     started: list[subprocess.Popen[str]] = field(default_factory=list)
 
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        """``main.py run fetch-orders --profile lease ARGS`` in the background."""
-        process = subprocess.Popen(
-            [*RUN_FETCH, "--profile", PROFILE, *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=self.env,
-            cwd=PROJECT_ROOT,
-        )
+    def start(self, *args: str, stderr: Path | None = None) -> subprocess.Popen[str]:
+        """``main.py run fetch-orders --profile lease ARGS`` in the background.
+
+        Its stderr goes to the file ``stderr`` when given (to read it while it runs).
+        """
+        with ExitStack() as files:
+            err = subprocess.PIPE if stderr is None else files.enter_context(stderr.open("w"))
+            process = subprocess.Popen(
+                [*RUN_FETCH, "--profile", PROFILE, *args],
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                env=self.env,
+                cwd=PROJECT_ROOT,
+            )
         self.started.append(process)
         return process
+
+    def set_latency(self, latency_ms: int) -> None:
+        """Every answer of both simulators takes ``latency_ms`` from now on."""
+        for control in (self.omnitron.control, self.marketplace.control):
+            control.patch("faults", json={"latency_ms": latency_ms}).raise_for_status()
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         """``main.py ARGS`` to its end."""
@@ -96,8 +107,6 @@ def deploy(
     def make(orders: int, latency_ms: int) -> Deployment:
         omnitron = start_omnitron()
         market = start_marketplace(initial_orders=orders, broken_share=0.0, arrival_per_hour=0)
-        for control in (omnitron.control, market.control):
-            control.patch("faults", json={"latency_ms": latency_ms}).raise_for_status()
         config = tmp_path / "profiles.toml"
         config.write_text(
             f"""
@@ -119,8 +128,10 @@ base_url = "{market.base_url}"
             CHANNELDESK_LEASE_OMNITRON_PASSWORD=omnitron.config.password,
             CHANNELDESK_LEASE_CHANNEL_API_KEY=market.config.api_key,
         )
-        made.append(Deployment(omnitron, market, env, data_dir / "profiles" / f"{PROFILE}.sqlite3"))
-        return made[-1]
+        site = Deployment(omnitron, market, env, data_dir / "profiles" / f"{PROFILE}.sqlite3")
+        site.set_latency(latency_ms)
+        made.append(site)
+        return site
 
     yield make
     for site in made:
@@ -166,6 +177,9 @@ def test_two_processes_run_fetch_orders_at_once_one_runs_one_refuses_one_waits(
     deploy: Callable[..., Deployment],
 ) -> None:
     site = deploy(orders=24, latency_ms=40)
+    # Slow answers hold the first run until the other two processes have met its lease,
+    # however long a loaded machine takes to start them.
+    site.set_latency(1000)
     first = site.start("--json")
     held = wait_for(
         lambda: query(
@@ -177,20 +191,24 @@ def test_two_processes_run_fetch_orders_at_once_one_runs_one_refuses_one_waits(
     ((pid, started_at),) = held
     assert pid == first.pid
 
-    waiter = site.start("--wait", "--json")
+    waiter_err = site.store_path.parent.parent / "waiter.err"
+    waiter = site.start("--wait", "--json", stderr=waiter_err)
     refused = site.run("run", "fetch-orders")
 
     assert refused.returncode == 1
     assert refused.stdout == ""
     owner = f"pid {first.pid} on {this_host()} since {hhmm(started_at)}"
     assert refused.stderr.splitlines() == [f"error: fetch-orders is already running ({owner})."]
+    wait_for(lambda: "This run starts" in waiter_err.read_text(), waiter, "the waiter waited")
+    site.set_latency(40)
 
     out, err = first.communicate(timeout=TIMEOUT)
     assert first.returncode == 0, err
     result = json.loads(out)
     assert result["outcome"] == "completed"
     assert result["counts"]["created"] == 24
-    waited_out, waited_err = waiter.communicate(timeout=TIMEOUT)
+    waited_out, _ = waiter.communicate(timeout=TIMEOUT)
+    waited_err = waiter_err.read_text()
     assert waiter.returncode == 0, waited_err
     assert waited_err.splitlines() == [
         f"fetch-orders is already running ({owner}). This run starts when it ends."
