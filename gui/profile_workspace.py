@@ -37,7 +37,7 @@ from gui.views.parked_view import ParkedView
 from gui.views.problems_view import ProblemsPage, ProblemsView
 from gui.views.runs_view import RunsView
 from gui.widgets.plain_text import plain_message_box
-from gui.workers import FlowLanes, SessionState, flow_title, preflight
+from gui.workers import FlowLanes, RemoteRefusal, SessionState, flow_title, preflight
 from service.flows.context import FlowEvent, Progress
 from service.flows.lease import LeaseBusy
 from service.flows.names import Flow
@@ -247,16 +247,12 @@ class ProfileWorkspace(QObject):
             queue=queue,
         )
 
-    def flow_runner(self) -> object | None:
-        """What runs a flow of this profile: ``session.flow_runner`` — the order service
-        locally, the workers' runner for a workers profile — once connected."""
-        return getattr(self.session, "flow_runner", self.session.service)
-
     def run_flow(self, flow: Flow, scheduled: bool = False) -> str | None:
         """Start a run of ``flow``; returns why it could not start, or ``None``."""
         panel = self.panels[flow]
         reason = self.preflight(flow, queue=scheduled)
-        runner = self.flow_runner()
+        # The order service here, or the workers of a workers profile.
+        runner = self.session.flow_runner
         if reason is None and runner is None:
             reason = f"{flow_title(flow)} cannot run: not connected."
         if reason is not None:
@@ -271,7 +267,7 @@ class ProfileWorkspace(QObject):
             self._scheduled_runs.add(flow)
             # Queued behind a run holding its lease (here or in another process).
             options = options.model_copy(update={"lease_wait_s": None})
-        self.lanes.start(flow, runner, options)  # type: ignore[arg-type]
+        self.lanes.start(flow, runner, options)
         return None
 
     def retry(self, request: RetryRequest) -> str | None:
@@ -344,7 +340,7 @@ class ProfileWorkspace(QObject):
                 f"{items_word(flow.value, result.failed)} did not go through; see Problems.",
             )
 
-    def _run_busy(self, flow: Flow, busy: LeaseBusy) -> None:
+    def _run_busy(self, flow: Flow, busy: LeaseBusy | RemoteRefusal) -> None:
         self.panels[flow].show_busy(str(busy), cancelled=busy.cancelled)
         self._scheduled_runs.discard(flow)
         self.message.emit(str(busy), 8000)
