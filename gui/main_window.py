@@ -107,10 +107,12 @@ class MainWindow(QMainWindow):
                 self.workspaces[entry.name] = workspace
                 self._connect_workspace(workspace)
         self._current: ProfileWorkspace | None = None
+        # The profile tab shown last: where a row of the Overview opens its profile.
+        self._last_page = "problems"
 
         self.overview_model = OverviewModel(self)
         self.overview_view = OverviewView(self.overview_model)
-        self.overview_view.profile_activated.connect(self.show_profile)
+        self.overview_view.profile_activated.connect(self.open_profile)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("tabs")
         self.tabs.setDocumentMode(True)
@@ -289,6 +291,14 @@ class MainWindow(QMainWindow):
                 self._update_overview_row(profile)
         self.settings.setValue(PROFILE_KEY, name)
         self._refresh()
+        return True
+
+    @Slot(str)
+    def open_profile(self, name: str) -> bool:
+        """Show profile ``name`` on the tab of a profile shown last (at first Problems)."""
+        if not self.show_profile(name):
+            return False
+        self.tabs.setCurrentIndex(self._tab_keys.index(self._last_page))
         return True
 
     def _show_banners(self, workspace: ProfileWorkspace) -> None:
@@ -615,7 +625,9 @@ class MainWindow(QMainWindow):
         if self.tabs.currentWidget() is self.overview_view:
             self.refresh_overview()
 
-    def _tab_changed(self, _index: int) -> None:
+    def _tab_changed(self, index: int) -> None:
+        if index > 0:
+            self._last_page = self._tab_keys[index]
         self._refresh()
 
     @Slot()

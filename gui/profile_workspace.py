@@ -198,7 +198,7 @@ class ProfileWorkspace(QObject):
         self.session.ready.connect(self._session_ready)
         self.session.failed.connect(self._session_failed)
         self.session.health_changed.connect(self._omnitron_checked)
-        self.lanes.started.connect(lambda _flow: self.running_changed.emit())
+        self.lanes.started.connect(self._run_started)
         self.lanes.progress.connect(self._run_progress)
         self.lanes.event.connect(self._run_event)
         self.lanes.finished.connect(self._run_finished)
@@ -311,6 +311,10 @@ class ProfileWorkspace(QObject):
 
     def _scheduled_run_due(self, flow: Flow) -> None:
         self.run_flow(flow, scheduled=True)
+
+    def _run_started(self, _flow: Flow) -> None:
+        self.running_changed.emit()
+        self.refresh_summary()  # the Overview says "running"
 
     def _run_progress(self, flow: Flow, progress: Progress) -> None:
         self.panels[flow].show_progress(progress)

@@ -46,7 +46,9 @@ class OverviewView(QWidget):
         super().__init__(parent)
         self.setObjectName("overview-view")
         self.model = model
-        hint = QLabel("Every profile at a glance. Double-click a row (or Enter) to show it.")
+        hint = QLabel(
+            "Every profile at a glance. Double-click a row (or Enter) to show that profile."
+        )
         hint.setObjectName("overview-hint")
         self.last_updated = LastUpdated("overview", self)
         self.table = _OverviewTable(self)

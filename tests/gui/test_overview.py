@@ -222,6 +222,8 @@ def test_double_click_and_the_selector_switch_the_views_to_that_profile(
 
     double_click_row(qtbot, fleet, "shop")
     assert window.profile_name == "shop"
+    # The row opens the profile on its Problems, the first time.
+    assert window.tabs.currentWidget() is window.problems_page
     window.tabs.setCurrentWidget(window.runs_view)
     assert runs_rows(qtbot, window) == [("fetch-orders", str(SHOP_ORDERS))]
     # The window holds only the shown profile's widgets: lookups by name find the shop's.
@@ -243,6 +245,11 @@ def test_double_click_and_the_selector_switch_the_views_to_that_profile(
     assert runs_rows(qtbot, window) == [("fetch-orders", str(SANDBOX_ORDERS))]
     assert window.windowTitle() == "ChannelDesk — sandbox"
     assert "sandbox" in window.tray_text().splitlines()[0]
+
+    # From the Overview, a row opens on the profile tab shown last: Runs.
+    double_click_row(qtbot, fleet, "shop")
+    assert window.tabs.currentWidget() is window.runs_view
+    assert runs_rows(qtbot, window) == [("fetch-orders", str(SHOP_ORDERS))]
 
     # A profile whose connection failed shows too: its store, and why it cannot run.
     assert window.show_profile("broken")
