@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         window.session.ready.connect(freeze_long_lived)
         window.show()
         # Connect once the event loop runs, so the window paints first.
-        QTimer.singleShot(0, hub.start)
+        QTimer.singleShot(0, lambda: hub.start(first=window.profile_name))
         return app.exec()
 
 

@@ -61,6 +61,8 @@ from service.paths import PROJECT_ROOT
 _log = logging.getLogger(__name__)
 
 REFRESH_INTERVAL_MS = 10_000
+# Overview rows changed within this long are rebuilt together.
+ROW_UPDATE_MS = 100
 # Closing during a run: how long to wait for the runs to stop and finish their batches.
 CLOSE_WAIT_MS = 20_000
 # The smallest window: fits a 1280×720 screen with its title bar and a panel.
@@ -98,19 +100,31 @@ class MainWindow(QMainWindow):
         first = self._first_profile(profile)
         # Schedules of a console that served one profile belong to the profile it opens.
         migrate_legacy_schedules(settings, first)
+        self._clock = clock
         self.workspaces: dict[str, ProfileWorkspace] = {}
-        for entry in self.hub.entries:
-            if entry.session is not None:
-                workspace = ProfileWorkspace(
-                    entry.session, settings, self, clock=clock, parent=self
-                )
-                self.workspaces[entry.name] = workspace
-                self._connect_workspace(workspace)
         self._current: ProfileWorkspace | None = None
+        # Overview rows to rebuild: coalesced, a profile's checks and reads come in bursts.
+        self._dirty_rows: set[str] = set()
+        self._row_timer = QTimer(self)
+        self._row_timer.setSingleShot(True)
+        self._row_timer.setInterval(ROW_UPDATE_MS)
+        self._row_timer.timeout.connect(self._update_dirty_rows)
+        self.overview_model = OverviewModel(self)
+        # The profile shown first is built now; the others one per turn of the event
+        # loop (_build_next_workspace), so the window never freezes for all of them.
+        self._build_timer = QTimer(self)
+        self._build_timer.setSingleShot(True)
+        self._build_timer.setInterval(0)
+        self._build_timer.timeout.connect(self._build_next_workspace)
+        openable = [entry.name for entry in self.hub.entries if entry.session is not None]
+        if first not in openable and openable:
+            first = openable[0]
+        if openable:
+            self._ensure_workspace(first)
+        self._unbuilt = [name for name in openable if name != first]
         # The profile tab shown last: where a row of the Overview opens its profile.
         self._last_page = "problems"
 
-        self.overview_model = OverviewModel(self)
         self.overview_view = OverviewView(self.overview_model)
         self.overview_view.profile_activated.connect(self.open_profile)
         self.tabs = QTabWidget()
@@ -118,7 +132,7 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.overview_view, "Overview")
         # Tab keys are the same for every profile: the Overview, then the workspace's pages.
-        any_workspace = next(iter(self.workspaces.values()), None)
+        any_workspace = self._current_or_any()
         self._tab_keys: list[str] = [OVERVIEW_KEY] + [
             page.key for page in (any_workspace.pages if any_workspace else [])
         ]
@@ -147,14 +161,47 @@ class MainWindow(QMainWindow):
         self._refresh_timer.start()
         for entry in self.hub.entries:
             self._update_overview_row(entry.name)
-        for workspace in self.workspaces.values():
-            workspace.refresh_summary()
 
         self._restore_settings()
-        self.show_profile(first if first in self.workspaces else next(iter(self.workspaces), ""))
+        self.show_profile(first)
         key = self.settings.value("window/tab")
         if key in self._tab_keys:
             self.tabs.setCurrentIndex(self._tab_keys.index(str(key)))
+        if self._unbuilt:
+            self._build_timer.start()
+
+    def _current_or_any(self) -> ProfileWorkspace | None:
+        return self._current or next(iter(self.workspaces.values()), None)
+
+    def _ensure_workspace(self, name: str) -> ProfileWorkspace | None:
+        """The workspace of ``name``, built now if it was not yet (``None``: no session)."""
+        workspace = self.workspaces.get(name)
+        if workspace is not None:
+            return workspace
+        entry = self.hub.entry(name)
+        if entry.session is None:
+            return None
+        workspace = ProfileWorkspace(
+            entry.session, self.settings, self, clock=self._clock, parent=self
+        )
+        self.workspaces[name] = workspace
+        self._connect_workspace(workspace)
+        for splitter in workspace.splitters():
+            sizes = self.settings.value(f"splitters/{splitter.objectName()}")
+            if sizes is not None:
+                splitter.restoreState(sizes)
+        self._update_overview_row(name)
+        workspace.refresh_summary()
+        return workspace
+
+    def _build_next_workspace(self) -> None:
+        while self._unbuilt:
+            name = self._unbuilt.pop(0)
+            if name not in self.workspaces:
+                self._ensure_workspace(name)
+                break
+        if self._unbuilt:
+            self._build_timer.start()
 
     def _first_profile(self, wanted: str | None) -> str:
         names = self.hub.names
@@ -178,7 +225,7 @@ class MainWindow(QMainWindow):
             lambda counts: self.status_outbox.show_counts(counts) if shown() else None
         )
         workspace.problems_counted.connect(lambda count: self._problems_counted(workspace, count))
-        workspace.summary_changed.connect(lambda: self._update_overview_row(name))
+        workspace.summary_changed.connect(lambda: self._row_changed(name))
         workspace.last_run_changed.connect(lambda: self._update_tray() if shown() else None)
         workspace.connect_failed.connect(lambda message: self._connect_failed(workspace, message))
 
@@ -191,8 +238,11 @@ class MainWindow(QMainWindow):
         return self._current
 
     def workspace_of(self, name: str) -> ProfileWorkspace:
-        """The workspace of profile ``name``."""
-        return self.workspaces[name]
+        """The workspace of profile ``name`` (built now if it was not yet)."""
+        workspace = self._ensure_workspace(name)
+        if workspace is None:
+            raise KeyError(name)
+        return workspace
 
     @property
     def profile_name(self) -> str:
@@ -254,7 +304,7 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def show_profile(self, name: str) -> bool:
         """Show profile ``name``'s flow tabs and data views; ``False`` when it cannot be."""
-        workspace = self.workspaces.get(name)
+        workspace = self._ensure_workspace(name) if name in self.hub.names else None
         if workspace is None:
             if name in self.hub.names:
                 error = self.hub.entry(name).error
@@ -605,6 +655,16 @@ class MainWindow(QMainWindow):
         for workspace in self.workspaces.values():
             workspace.refresh_summary()
 
+    def _row_changed(self, name: str) -> None:
+        self._dirty_rows.add(name)
+        if not self._row_timer.isActive():
+            self._row_timer.start()
+
+    def _update_dirty_rows(self) -> None:
+        for name in sorted(self._dirty_rows):
+            self._update_overview_row(name)
+        self._dirty_rows.clear()
+
     def _update_overview_row(self, name: str) -> None:
         workspace = self.workspaces.get(name)
         now = datetime.now(UTC)
@@ -616,7 +676,13 @@ class MainWindow(QMainWindow):
             target = (
                 "built-in sandbox" if profile.sandbox else str(getattr(profile.omnitron, "url", ""))
             )
-            row = OverviewRow(profile=name, target=target, state=None, error=entry.error)
+            session = entry.session
+            row = OverviewRow(
+                profile=name,
+                target=target,
+                state=None if session is None else session.state,
+                error=entry.error if session is None else session.error,
+            )
         self.overview_model.set_row(row, now)
 
     def _refresh(self) -> None:
@@ -810,6 +876,9 @@ class MainWindow(QMainWindow):
                         CLOSE_WAIT_MS,
                     )
         self._refresh_timer.stop()
+        self._row_timer.stop()
+        self._build_timer.stop()
+        self._unbuilt.clear()
         for workspace in self.workspaces.values():
             workspace.stop()
         self.save_settings()

@@ -18,12 +18,16 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject
 
 from gui.session import ConsoleSession
+from gui.workers import SessionState
 from service.config import Profile
 from service.connect import Locations
 from service.sandbox.launcher import SandboxOptions
 from service.store_errors import StoreError
 
 _log = logging.getLogger(__name__)
+
+# Sessions opening their connection at the same time.
+OPEN_AT_ONCE = 2
 
 
 @dataclass
@@ -51,6 +55,7 @@ class ProfilesHub(QObject):
         if not self.entries:
             raise ValueError("a console needs at least one profile")
         self._closed = False
+        self._waiting: list[ConsoleSession] = []
 
     @classmethod
     def open(
@@ -105,15 +110,32 @@ class ProfilesHub(QObject):
         """Every session there is."""
         return [entry.session for entry in self.entries if entry.session is not None]
 
-    def start(self) -> None:
-        """Open every session's connection in the background."""
-        for session in self.sessions():
-            session.start()
+    def start(self, first: str | None = None) -> None:
+        """Open every session's connection in the background, ``first`` first.
+
+        At most :data:`OPEN_AT_ONCE` open at the same time: opening builds clients and
+        starts simulators on worker threads, and many at once would starve the GUI
+        thread of the interpreter. The next starts when one is ready or has failed.
+        """
+        waiting = [s for s in self.sessions() if s.state is SessionState.STARTING]
+        waiting.sort(key=lambda session: session.profile.name != first)
+        self._waiting = waiting
+        for _ in range(OPEN_AT_ONCE):
+            self._open_next()
+
+    def _open_next(self) -> None:
+        if self._closed or not self._waiting:
+            return
+        session = self._waiting.pop(0)
+        session.ready.connect(self._open_next)
+        session.failed.connect(self._open_next)
+        session.start()
 
     def close(self) -> None:
         """Close every session (after their flows stopped). Safe to call twice."""
         if self._closed:
             return
         self._closed = True
+        self._waiting.clear()
         for session in self.sessions():
             session.close()

@@ -167,6 +167,8 @@ def double_click_row(qtbot: QtBot, fleet: Fleet, profile: str) -> None:
 
 def test_the_overview_shows_every_profile_with_its_last_runs(qtbot: QtBot, fleet: Fleet) -> None:
     window = fleet.window
+    # Every profile's workspace is built by itself, one per turn of the event loop.
+    qtbot.waitUntil(lambda: set(window.workspaces) == {"sandbox", "shop", "broken"})
     assert window.tabs.tabText(0) == "Overview"
     assert [window.overview_model.profile_at(r) for r in range(3)] == ["sandbox", "shop", "broken"]
     assert overview_text(fleet, "sandbox", "flow:fetch-orders") == "never"
@@ -198,10 +200,10 @@ def test_the_overview_shows_every_profile_with_its_last_runs(qtbot: QtBot, fleet
     )
 
 
-def test_a_profile_that_fails_shows_its_error_in_its_row(fleet: Fleet) -> None:
+def test_a_profile_that_fails_shows_its_error_in_its_row(qtbot: QtBot, fleet: Fleet) -> None:
     assert fleet.hub.session("broken").state is SessionState.FAILED
+    qtbot.waitUntil(lambda: overview_text(fleet, "broken", "state").startswith("failed: "))
     text = overview_text(fleet, "broken", "state")
-    assert text.startswith("failed: ")
     assert "CHANNELDESK_BROKEN_OMNITRON_PASSWORD" in text
     assert fleet.window.overview_model.badge("broken", "state") == "danger"
     # The others opened regardless, and the shown one is untouched.
@@ -283,7 +285,7 @@ def test_a_schedule_of_a_profile_not_shown_fires_records_and_notifies(
     generated.raise_for_status()
     shop.scheduler.set_schedule(Flow.FETCH_ORDERS, 5, True)
     assert fleet.settings.value("schedule/shop/fetch-orders/minutes") in (5, "5")
-    assert overview_text(fleet, "shop", "next") == "Fetch orders at 09:05"
+    qtbot.waitUntil(lambda: overview_text(fleet, "shop", "next") == "Fetch orders at 09:05")
     messages: list[str] = []
     # Without a system tray (offscreen) the notification goes to the status bar.
     fleet.window.statusBar().messageChanged.connect(messages.append)
@@ -299,7 +301,7 @@ def test_a_schedule_of_a_profile_not_shown_fires_records_and_notifies(
     assert any(m.startswith("shop: Scheduled Fetch orders: 2 failed") for m in messages), messages
     # The sandbox's schedule did not fire with it.
     assert fleet.workspace("sandbox").session.store.list_runs() == []
-    assert overview_text(fleet, "shop", "next") == "Fetch orders at 09:11"
+    qtbot.waitUntil(lambda: overview_text(fleet, "shop", "next") == "Fetch orders at 09:11")
     qtbot.waitUntil(
         lambda: overview_text(fleet, "shop", "flow:fetch-orders").startswith("2 failures"),
         timeout=READY_MS,
