@@ -50,6 +50,12 @@ class RunningMarketplace:
         return self.sim.config
 
 
+def set_latency(latency_ms: int, *simulators: RunningOmnitron | RunningMarketplace) -> None:
+    """Every answer of ``simulators`` takes ``latency_ms`` from now on."""
+    for simulator in simulators:
+        simulator.control.patch("faults", json={"latency_ms": latency_ms}).raise_for_status()
+
+
 @pytest.fixture
 def start_omnitron() -> Iterator[Callable[..., RunningOmnitron]]:
     """Factory: ``start_omnitron(**config_fields)`` serves a fresh simulator."""

@@ -28,9 +28,10 @@ from service.flows.lease import this_host
 from service.omnitron.client import OmnitronClient
 from service.omnitron.models import Order
 from service.paths import PROJECT_ROOT
-from tests.conftest import RunningMarketplace, RunningOmnitron
+from tests.conftest import RunningMarketplace, RunningOmnitron, set_latency
 from tests.flows.conftest import _client
 from tests.flows.test_fetch_orders import assert_each_once_and_linked
+from tests.profiles import sim_profile, sim_secrets, write_profiles
 from tests.test_cli import TIMEOUT, _env, cli
 
 PROFILE = "lease"
@@ -70,8 +71,7 @@ class Deployment:
 
     def set_latency(self, latency_ms: int) -> None:
         """Every answer of both simulators takes ``latency_ms`` from now on."""
-        for control in (self.omnitron.control, self.marketplace.control):
-            control.patch("faults", json={"latency_ms": latency_ms}).raise_for_status()
+        set_latency(latency_ms, self.omnitron, self.marketplace)
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         """``main.py ARGS`` to its end."""
@@ -107,27 +107,13 @@ def deploy(
     def make(orders: int, latency_ms: int) -> Deployment:
         omnitron = start_omnitron()
         market = start_marketplace(initial_orders=orders, broken_share=0.0, arrival_per_hour=0)
-        config = tmp_path / "profiles.toml"
-        config.write_text(
-            f"""
-[profiles.{PROFILE}.omnitron]
-url = "{omnitron.base_url}"
-username = "{omnitron.config.username}"
-channel_id = {omnitron.config.channel_id}
-catalog_id = {omnitron.config.catalog_id}
-
-[profiles.{PROFILE}.channel.settings]
-base_url = "{market.base_url}"
-""",
-            encoding="utf-8",
+        config = write_profiles(
+            tmp_path / "profiles.toml",
+            {PROFILE: sim_profile(omnitron.base_url, market.base_url, omnitron=omnitron.config)},
         )
         data_dir = tmp_path / "data"
-        env = _env(
-            data_dir,
-            CHANNELDESK_CONFIG=str(config),
-            CHANNELDESK_LEASE_OMNITRON_PASSWORD=omnitron.config.password,
-            CHANNELDESK_LEASE_CHANNEL_API_KEY=market.config.api_key,
-        )
+        secrets = sim_secrets(PROFILE, omnitron=omnitron.config, marketplace=market.config)
+        env = _env(data_dir, CHANNELDESK_CONFIG=str(config), **secrets)
         site = Deployment(omnitron, market, env, data_dir / "profiles" / f"{PROFILE}.sqlite3")
         site.set_latency(latency_ms)
         made.append(site)

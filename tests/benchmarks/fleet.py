@@ -31,16 +31,15 @@ from typing import Any
 
 import httpx
 
-from service.config import load_profile, secret_env_var
+from service.config import load_profile
 from service.fleet.client import FleetClient
 from service.flows.names import Flow
 from service.flows.run import FlowOptions
 from service.paths import PROJECT_ROOT
-from service.sandbox.marketplace import MarketplaceSimConfig
-from service.sandbox.omnitron import OmnitronSimConfig
 from tests.benchmarks.flows import _cpu_of
 from tests.benchmarks.simulators import SimulatorProcess
 from tests.fleet.redis_server import RedisServer
+from tests.profiles import sim_profile, sim_secrets, write_profiles
 
 READY_TIMEOUT_S = 120
 RUN_TIMEOUT_S = 3600
@@ -60,26 +59,6 @@ class Site:
         return list(self.sims)
 
 
-def _profiles_toml(sims: dict[str, SimulatorProcess], broker: str) -> str:
-    omnitron = OmnitronSimConfig()
-    lines = []
-    for name, sim in sims.items():
-        lines += [
-            f"[profiles.{name}]",
-            'runner = "workers"',
-            f'broker_url = "{broker}"',
-            f"[profiles.{name}.omnitron]",
-            f'url = "{sim.omnitron_url}"',
-            f'username = "{omnitron.username}"',
-            f"channel_id = {omnitron.channel_id}",
-            f"catalog_id = {omnitron.catalog_id}",
-            f"[profiles.{name}.channel.settings]",
-            f'base_url = "{sim.marketplace_url}"',
-            "",
-        ]
-    return "\n".join(lines)
-
-
 @contextmanager
 def _site(profiles: int, orders: int, latency_ms: int) -> Iterator[Site]:
     with ExitStack() as stack:
@@ -92,14 +71,18 @@ def _site(profiles: int, orders: int, latency_ms: int) -> Iterator[Site]:
             )
             for i in range(profiles)
         }
-        config = tmp / "profiles.toml"
-        config.write_text(_profiles_toml(sims, redis.url), encoding="utf-8")
+        tables = {
+            name: sim_profile(
+                sim.omnitron_url, sim.marketplace_url, runner="workers", broker_url=redis.url
+            )
+            for name, sim in sims.items()
+        }
+        config = write_profiles(tmp / "profiles.toml", tables)
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHANNELDESK_")}
         env["CHANNELDESK_DATA_DIR"] = str(tmp / "data")
         env["CHANNELDESK_CONFIG"] = str(config)
         for name in sims:
-            env[secret_env_var(name, "omnitron")] = OmnitronSimConfig().password
-            env[secret_env_var(name, "channel")] = MarketplaceSimConfig().api_key
+            env.update(sim_secrets(name))
         yield Site(redis, sims, tmp, env)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +24,13 @@ from service.cli import main
 from service.fleet.protocol import lease_key
 from service.flows.lease import this_host
 from service.paths import PROJECT_ROOT
-from tests.conftest import RunningMarketplace, RunningOmnitron
+from tests.conftest import RunningMarketplace, RunningOmnitron, set_latency
 from tests.fleet.redis_server import RedisServer
 from tests.flows.conftest import _client
 from tests.flows.test_fetch_orders import assert_each_once_and_linked
+from tests.profiles import sim_profile, sim_secrets, write_profiles
 from tests.test_cli import TIMEOUT, _env
+from tests.test_cli_lease import wait_for
 
 PROFILE = "fleet"
 RUN_HERE = (sys.executable, str(PROJECT_ROOT / "main.py"), "run", "fetch-orders", "--here")
@@ -98,30 +99,16 @@ def fleet(
     def make(orders: int, latency_ms: int, broker_url: str) -> Fleet:
         omnitron = start_omnitron()
         market = start_marketplace(initial_orders=orders, broken_share=0.0, arrival_per_hour=0)
-        for control in (omnitron.control, market.control):
-            control.patch("faults", json={"latency_ms": latency_ms}).raise_for_status()
-        config = tmp_path / "profiles.toml"
-        config.write_text(
-            f"""
-[profiles.{PROFILE}]
-runner = "workers"
-broker_url = "{broker_url}"
-
-[profiles.{PROFILE}.omnitron]
-url = "{omnitron.base_url}"
-username = "{omnitron.config.username}"
-channel_id = {omnitron.config.channel_id}
-catalog_id = {omnitron.config.catalog_id}
-
-[profiles.{PROFILE}.channel.settings]
-base_url = "{market.base_url}"
-""",
-            encoding="utf-8",
+        set_latency(latency_ms, omnitron, market)
+        table = sim_profile(
+            omnitron.base_url,
+            market.base_url,
+            omnitron=omnitron.config,
+            runner="workers",
+            broker_url=broker_url,
         )
-        secrets = {
-            "CHANNELDESK_FLEET_OMNITRON_PASSWORD": omnitron.config.password,
-            "CHANNELDESK_FLEET_CHANNEL_API_KEY": market.config.api_key,
-        }
+        config = write_profiles(tmp_path / "profiles.toml", {PROFILE: table})
+        secrets = sim_secrets(PROFILE, omnitron=omnitron.config, marketplace=market.config)
         made.append(Fleet(omnitron, market, config, tmp_path, secrets))
         return made[-1]
 
@@ -131,20 +118,6 @@ base_url = "{market.base_url}"
             if process.poll() is None:
                 process.kill()
             process.communicate()
-
-
-def wait_for(condition: Callable[[], Any], process: subprocess.Popen[str], what: str) -> Any:
-    """Poll ``condition`` until it is truthy; fail if ``process`` ended first."""
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        if process.poll() is not None:
-            _, err = process.communicate()
-            pytest.fail(f"the run ended before {what}: exit {process.returncode}: {err}")
-        time.sleep(0.05)
-    pytest.fail(f"no {what} after {WAIT_S} s")
 
 
 @pytest.mark.slow
@@ -168,8 +141,7 @@ def test_two_machines_run_fetch_orders_at_once_one_runs_the_other_refuses(
     assert line.startswith(
         f"error: fetch-orders is already running (pid {first.pid} on {this_host()} since "
     )
-    for control in (site.omnitron.control, site.marketplace.control):
-        control.patch("faults", json={"latency_ms": 20}).raise_for_status()
+    set_latency(20, site.omnitron, site.marketplace)
     out, err = first.communicate(timeout=TIMEOUT)
     assert first.returncode == 0, err
     result = json.loads(out)

@@ -31,10 +31,11 @@ from service.flows.names import Flow
 from service.flows.result import FlowResult
 from service.flows.run import FlowOptions
 from service.paths import PROJECT_ROOT
-from tests.conftest import RunningMarketplace, RunningOmnitron
+from tests.conftest import RunningMarketplace, RunningOmnitron, set_latency
 from tests.fleet.redis_server import RedisServer
 from tests.flows.conftest import _client
 from tests.flows.test_fetch_orders import assert_each_once_and_linked
+from tests.profiles import sim_profile, sim_secrets, write_profiles
 from tests.test_cli import TIMEOUT, _env, cli
 from tests.test_cli_lease import FINAL, query
 
@@ -142,40 +143,34 @@ def fleet(
     made: list[Fleet] = []
 
     def make(
-        orders: dict[str, int], latency_ms: int, schedules: str = "", **extra_env: str
+        orders: dict[str, int],
+        latency_ms: int,
+        schedules: dict[str, int] | None = None,
+        **extra_env: str,
     ) -> Fleet:
         data_dir = tmp_path / "data"
         config = tmp_path / "profiles.toml"
         env = _env(data_dir, CHANNELDESK_CONFIG=str(config), **extra_env)
         site = Fleet(redis_server, tmp_path, env)
-        text = ""
+        tables = {}
         for name, count in orders.items():
             omnitron = start_omnitron()
             market = start_marketplace(initial_orders=count, broken_share=0.0, arrival_per_hour=0)
-            for control in (omnitron.control, market.control):
-                control.patch("faults", json={"latency_ms": latency_ms}).raise_for_status()
-            text += f"""
-[profiles.{name}]
-runner = "workers"
-broker_url = "{redis_server.url}"
-workers = 4
-{schedules}
-[profiles.{name}.omnitron]
-url = "{omnitron.base_url}"
-username = "{omnitron.config.username}"
-channel_id = {omnitron.config.channel_id}
-catalog_id = {omnitron.config.catalog_id}
-
-[profiles.{name}.channel.settings]
-base_url = "{market.base_url}"
-"""
-            prefix = f"CHANNELDESK_{name.upper()}"
-            env[f"{prefix}_OMNITRON_PASSWORD"] = omnitron.config.password
-            env[f"{prefix}_CHANNEL_API_KEY"] = market.config.api_key
+            set_latency(latency_ms, omnitron, market)
+            tables[name] = sim_profile(
+                omnitron.base_url,
+                market.base_url,
+                omnitron=omnitron.config,
+                runner="workers",
+                broker_url=redis_server.url,
+                workers=4,
+                schedules=schedules or {},
+            )
+            env.update(sim_secrets(name, omnitron=omnitron.config, marketplace=market.config))
             site.channels[name] = Channel(
                 name, omnitron, market, data_dir / "profiles" / f"{name}.sqlite3"
             )
-        config.write_text(text, encoding="utf-8")
+        write_profiles(config, tables)
         made.append(site)
         return site
 
@@ -406,7 +401,7 @@ def test_beat_sends_a_profiles_scheduled_flow_to_its_workers(
     site = fleet(
         {"alpha": 5},
         latency_ms=0,
-        schedules='schedules = { "fetch-orders" = 1 }',
+        schedules={"fetch-orders": 1},
         CHANNELDESK_BEAT_MINUTE_S="2",
     )
     worker = site.worker("alpha")

@@ -38,9 +38,10 @@ from service.flows.names import Flow
 from service.flows.run import FlowOptions
 from service.paths import PROJECT_ROOT
 from service.store_records import RunRecord
-from tests.conftest import RunningMarketplace, RunningOmnitron
+from tests.conftest import RunningMarketplace, RunningOmnitron, set_latency
 from tests.fleet.redis_server import RedisServer
 from tests.gui.conftest import READY_TIMEOUT_MS, FakeClock, ini_settings
+from tests.profiles import sim_profile, sim_secrets, write_profiles
 from tests.test_cli import _env
 
 PROFILE = "acme"
@@ -113,40 +114,28 @@ def site(
 ) -> Iterator[Callable[..., Site]]:
     """Factory: ``site(orders=N, latency_ms=L[, schedules=…])``; every order a good one.
 
-    ``schedules``: the profile's beat schedules line; one of their minutes lasts
+    ``schedules``: the profile's beat schedules (flow → minutes); one of their minutes lasts
     ``CHANNELDESK_BEAT_MINUTE_S`` seconds for ``main.py beat`` (``extra_env``).
     """
     made: list[Site] = []
 
-    def make(orders: int, latency_ms: int, schedules: str = "", **extra_env: str) -> Site:
+    def make(
+        orders: int, latency_ms: int, schedules: dict[str, int] | None = None, **extra_env: str
+    ) -> Site:
         omnitron = start_omnitron()
         market = start_marketplace(initial_orders=orders, broken_share=0.0, arrival_per_hour=0)
-        for control in (omnitron.control, market.control):
-            control.patch("faults", json={"latency_ms": latency_ms}).raise_for_status()
-        config = tmp_path / "profiles.toml"
-        config.write_text(
-            f"""
-[profiles.{PROFILE}]
-runner = "workers"
-broker_url = "{redis_server.url}"
-workers = 4
-{schedules}
-
-[profiles.{PROFILE}.omnitron]
-url = "{omnitron.base_url}"
-username = "{omnitron.config.username}"
-channel_id = {omnitron.config.channel_id}
-catalog_id = {omnitron.config.catalog_id}
-
-[profiles.{PROFILE}.channel.settings]
-base_url = "{market.base_url}"
-""",
-            encoding="utf-8",
+        set_latency(latency_ms, omnitron, market)
+        table = sim_profile(
+            omnitron.base_url,
+            market.base_url,
+            omnitron=omnitron.config,
+            runner="workers",
+            broker_url=redis_server.url,
+            workers=4,
+            schedules=schedules or {},
         )
-        secrets = {
-            f"CHANNELDESK_{PROFILE.upper()}_OMNITRON_PASSWORD": omnitron.config.password,
-            f"CHANNELDESK_{PROFILE.upper()}_CHANNEL_API_KEY": market.config.api_key,
-        }
+        config = write_profiles(tmp_path / "profiles.toml", {PROFILE: table})
+        secrets = sim_secrets(PROFILE, omnitron=omnitron.config, marketplace=market.config)
         for name, value in secrets.items():
             monkeypatch.setenv(name, value)  # the console reads them from its environment
         worker_env = _env(
@@ -360,7 +349,7 @@ def test_runs_beat_fires_show_in_the_runs_view(
     deployment = site(
         orders=5,
         latency_ms=0,
-        schedules='schedules = { "fetch-orders" = 1 }',
+        schedules={"fetch-orders": 1},
         CHANNELDESK_BEAT_MINUTE_S="2",
     )
     worker = deployment.start_worker()

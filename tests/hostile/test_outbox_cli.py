@@ -23,6 +23,7 @@ import pytest
 from service.paths import PROJECT_ROOT
 from tests.conftest import RunningMarketplace, RunningOmnitron
 from tests.hostile.proxy import HostileProxy, Rule
+from tests.profiles import sim_profile, sim_secrets, write_profiles
 from tests.sandbox.omnitron_api import OmnitronApi
 
 TIMEOUT = 180
@@ -74,30 +75,15 @@ def profile(
     market = start_marketplace(initial_orders=16, broken_share=0.25, arrival_per_hour=0)
     proxy = hostile_proxy(omnitron.base_url)
     cfg = omnitron.config
-    config = tmp_path / "profiles.toml"
-    config.write_text(
-        f"""
-[profiles.hostile]
-workers = 2
-is_success_log = false
-
-[profiles.hostile.omnitron]
-url = "{proxy.url}/"
-username = "{cfg.username}"
-channel_id = {cfg.channel_id}
-catalog_id = {cfg.catalog_id}
-
-[profiles.hostile.channel.settings]
-base_url = "{market.base_url}"
-""",
-        encoding="utf-8",
+    table = sim_profile(
+        f"{proxy.url}/", market.base_url, omnitron=cfg, workers=2, is_success_log=False
     )
+    config = write_profiles(tmp_path / "profiles.toml", {"hostile": table})
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHANNELDESK_")}
     env.update(
         CHANNELDESK_DATA_DIR=str(tmp_path / "data"),
         CHANNELDESK_CONFIG=str(config),
-        CHANNELDESK_HOSTILE_OMNITRON_PASSWORD=cfg.password,
-        CHANNELDESK_HOSTILE_CHANNEL_API_KEY=market.config.api_key,
+        **sim_secrets("hostile", omnitron=cfg, marketplace=market.config),
         PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
     )
     api = OmnitronApi(omnitron.base_url, cfg.username, cfg.password, cfg.channel_id)

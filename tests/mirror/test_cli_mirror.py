@@ -8,6 +8,7 @@ from pathlib import Path
 
 from service.store import ErrorQuery, Store
 from tests.conftest import RunningMarketplace, RunningOmnitron
+from tests.profiles import sim_profile, sim_secrets, write_profiles
 from tests.sandbox.omnitron_api import OmnitronApi, new_batch
 from tests.test_cli import _env, cli
 
@@ -21,26 +22,10 @@ def test_mirror_command_syncs_a_profile_and_a_second_call_adds_nothing(
 ) -> None:
     omnitron = start_omnitron()
     market = start_marketplace(initial_orders=0)
-    config = tmp_path / "profiles.toml"
-    config.write_text(
-        f"""
-[profiles.{PROFILE}.omnitron]
-url = "{omnitron.base_url}"
-username = "{omnitron.config.username}"
-channel_id = {omnitron.config.channel_id}
-catalog_id = {omnitron.config.catalog_id}
-
-[profiles.{PROFILE}.channel.settings]
-base_url = "{market.base_url}"
-""",
-        encoding="utf-8",
-    )
-    env = _env(
-        tmp_path / "data",
-        CHANNELDESK_CONFIG=str(config),
-        CHANNELDESK_SHOP_OMNITRON_PASSWORD=omnitron.config.password,
-        CHANNELDESK_SHOP_CHANNEL_API_KEY=market.config.api_key,
-    )
+    table = sim_profile(omnitron.base_url, market.base_url, omnitron=omnitron.config)
+    config = write_profiles(tmp_path / "profiles.toml", {PROFILE: table})
+    secrets = sim_secrets(PROFILE, omnitron=omnitron.config, marketplace=market.config)
+    env = _env(tmp_path / "data", CHANNELDESK_CONFIG=str(config), **secrets)
     other = OmnitronApi(omnitron.base_url)
     batch = new_batch(other)
     other.post(

@@ -80,9 +80,7 @@ def test_error_reports_carry_dates_and_filter_by_is_ok_and_date(
     assert failed["created_date"] == failed["modified_date"]
     assert _pks(api.results(path, {"is_ok": "False"})) == [failed["pk"]]
     assert _pks(api.results(path, {"is_ok": "true"})) == [passed["pk"]]
-    assert _pks(api.results(path, {"modified_date__gt": failed["modified_date"]})) == [
-        passed["pk"]
-    ]
+    assert _pks(api.results(path, {"modified_date__gt": failed["modified_date"]})) == [passed["pk"]]
     assert _pks(api.results(path, {"sort": "-modified_date"})) == [passed["pk"], failed["pk"]]
     # error_code stays undeclared (docs/omnitron-api.md §9): the whole listing.
     assert len(api.results(path, {"error_code": "a-Channel-GetOrders_1"})) == 2
