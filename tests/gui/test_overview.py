@@ -29,6 +29,7 @@ from service.flows.result import FlowResult
 from service.sandbox.launcher import SandboxOptions
 from tests.conftest import RunningMarketplace, RunningOmnitron
 from tests.gui.conftest import FakeClock, ini_settings
+from tests.profiles import sim_profile, sim_secrets, write_profiles
 from tests.sandbox.omnitron_api import (
     OmnitronApi,
     create_order,
@@ -59,29 +60,15 @@ class Fleet:
         return self.window.workspace_of(name)
 
 
-def write_profiles(path: Path, omnitron: RunningOmnitron, market: RunningMarketplace) -> None:
+def write_fleet_profiles(path: Path, omnitron: RunningOmnitron, market: RunningMarketplace) -> None:
     """``shop`` on the served simulators; ``broken`` on a port nothing serves."""
-    path.write_text(
-        f"""
-[profiles.shop.omnitron]
-url = "{omnitron.base_url}"
-username = "{omnitron.config.username}"
-channel_id = {omnitron.config.channel_id}
-catalog_id = {omnitron.config.catalog_id}
-
-[profiles.shop.channel.settings]
-base_url = "{market.base_url}"
-
-[profiles.broken.omnitron]
-url = "http://127.0.0.1:9/"
-username = "nobody"
-channel_id = 1
-catalog_id = 1
-
-[profiles.broken.channel.settings]
-base_url = "http://127.0.0.1:9/"
-""",
-        encoding="utf-8",
+    nowhere = "http://127.0.0.1:9/"
+    write_profiles(
+        path,
+        {
+            "shop": sim_profile(omnitron.base_url, market.base_url, omnitron=omnitron.config),
+            "broken": sim_profile(nowhere, nowhere),
+        },
     )
 
 
@@ -96,9 +83,10 @@ def fleet(
     omnitron = start_omnitron()
     market = start_marketplace(initial_orders=SHOP_ORDERS, broken_share=0.0, arrival_per_hour=0)
     config = tmp_path / "profiles.toml"
-    write_profiles(config, omnitron, market)
-    monkeypatch.setenv("CHANNELDESK_SHOP_OMNITRON_PASSWORD", omnitron.config.password)
-    monkeypatch.setenv("CHANNELDESK_SHOP_CHANNEL_API_KEY", market.config.api_key)
+    write_fleet_profiles(config, omnitron, market)
+    secrets = sim_secrets("shop", omnitron=omnitron.config, marketplace=market.config)
+    for variable, value in secrets.items():
+        monkeypatch.setenv(variable, value)
     monkeypatch.delenv("CHANNELDESK_BROKEN_OMNITRON_PASSWORD", raising=False)
     # No OS keyring: broken's secrets are missing, not looked up on a desktop keyring.
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
@@ -347,27 +335,15 @@ def test_the_selector_has_a_shortcut(qtbot: QtBot, fleet: Fleet) -> None:
 def test_a_workers_profile_shows_the_files_schedules_and_fires_none(
     qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = tmp_path / "profiles.toml"
-    config.write_text(
-        """
-[profiles.farm]
-runner = "workers"
-broker_url = "redis://127.0.0.1:9/0"
-
-[profiles.farm.schedules]
-fetch-orders = 10
-
-[profiles.farm.omnitron]
-url = "http://127.0.0.1:9/"
-username = "nobody"
-channel_id = 1
-catalog_id = 1
-
-[profiles.farm.channel.settings]
-base_url = "http://127.0.0.1:9/"
-""",
-        encoding="utf-8",
+    nowhere = "http://127.0.0.1:9/"
+    table = sim_profile(
+        nowhere,
+        nowhere,
+        runner="workers",
+        broker_url="redis://127.0.0.1:9/0",
+        schedules={"fetch-orders": 10},
     )
+    config = write_profiles(tmp_path / "profiles.toml", {"farm": table})
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     profiles = [p for p in load_profiles(config).values() if p.name == "farm"]
     hub = ProfilesHub.open(profiles, Locations(tmp_path / "data", config))
