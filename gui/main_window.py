@@ -840,9 +840,21 @@ class MainWindow(QMainWindow):
             for flow in sorted(workspace.lanes.running())
         ]
 
+    def runs_here(self) -> list[tuple[str, Flow]]:
+        """(profile, flow) of every run in progress in this process: closing stops them.
+
+        Runs of ``runner = "workers"`` profiles go on on their workers without the console.
+        """
+        return [
+            (workspace.name, flow)
+            for workspace in self.workspaces.values()
+            if workspace.session.profile.runner == "local"
+            for flow in sorted(workspace.lanes.running())
+        ]
+
     def confirm_close_during_runs(self) -> bool:
-        """Ask whether to cancel the runs in progress and quit."""
-        running = self.running_flows()
+        """Ask whether to cancel the runs in progress here and quit."""
+        running = self.runs_here()
         several = len(self.workspaces) > 1
         names = ", ".join(
             f"{profile}: {flow_title(flow)}" if several else flow_title(flow)
@@ -860,13 +872,17 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
-        """Closing during a run asks, cancels, waits (bounded), then closes every profile."""
+        """Closing during a run here asks, cancels, waits (bounded), then closes every
+        profile; runs on workers are left to go on there."""
+        if self.runs_here() and not self.confirm_close_during_runs():
+            event.ignore()
+            return
         if self.running_flows():
-            if not self.confirm_close_during_runs():
-                event.ignore()
-                return
             for workspace in self.workspaces.values():
-                workspace.lanes.cancel_all()
+                if workspace.session.profile.runner == "local":
+                    workspace.lanes.cancel_all()
+                else:
+                    workspace.lanes.detach_all()
             self.statusBar().showMessage("Stopping the runs…")
             for workspace in self.workspaces.values():
                 if not workspace.lanes.wait(CLOSE_WAIT_MS):

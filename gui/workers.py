@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
@@ -98,6 +99,8 @@ class _Lane:
     cancel: CancelToken
     # Progress and events from the run's threads to the GUI thread.
     channel: Channel
+    # Set when the console stops following the run (a run on workers goes on there).
+    detached: threading.Event = field(default_factory=threading.Event)
     last_progress: Progress | None = None
     # Waiting for another run's lease (queued), not running yet.
     waiting: bool = False
@@ -155,13 +158,14 @@ def _refusals_as_data(work: LaneWork, ctx: RunContext) -> LaneOutcome:
 
 
 def _is_remote_refusal(error: Exception) -> bool:
-    """Whether ``error`` is the workers' ``RemoteRefused``.
+    """Whether ``error`` is the workers' ``RemoteRefused``, or ``FollowStopped`` (the
+    console stopped following a run that goes on on its worker).
 
     The ``workers`` extra (Celery, Redis) is optional, so its client is not imported
-    here: a ``RemoteRefused`` can only have been raised once its module was loaded.
+    here: these can only have been raised once its module was loaded.
     """
     client = sys.modules.get("service.fleet.client")
-    return client is not None and isinstance(error, client.RemoteRefused)
+    return client is not None and isinstance(error, client.RemoteRefused | client.FollowStopped)
 
 
 class FlowLanes(QObject):
@@ -272,7 +276,12 @@ class FlowLanes(QObject):
         channel = self._runner.channel(lambda payload: self._relay(flow, payload))
         lane = _Lane(CancelToken(), channel)
         self._lanes[flow] = lane
-        return RunContext(on_progress=channel.send, on_event=channel.send, cancel=lane.cancel)
+        return RunContext(
+            on_progress=channel.send,
+            on_event=channel.send,
+            cancel=lane.cancel,
+            detached=lane.detached,
+        )
 
     def cancel(self, flow: Flow) -> bool:
         """Ask ``flow``'s run to stop at its next safe point; ``False`` if none runs."""
@@ -286,6 +295,11 @@ class FlowLanes(QObject):
         """Ask every run to stop."""
         for lane in self._lanes.values():
             lane.cancel.cancel()
+
+    def detach_all(self) -> None:
+        """Stop following every run: runs on workers go on there, as if never watched."""
+        for lane in self._lanes.values():
+            lane.detached.set()
 
     def wait(self, timeout_ms: int) -> bool:
         """Block until every run has returned; ``False`` when ``timeout_ms`` passed first."""

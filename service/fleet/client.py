@@ -58,6 +58,13 @@ class RemoteRefused(Exception):
     """A run sent to the workers never started; ``str()`` says why in one sentence."""
 
 
+class FollowStopped(Exception):
+    """The follower stopped following (``ctx.detached``); the run goes on on the workers.
+
+    ``str()`` says where it goes on.
+    """
+
+
 class FleetClient:
     """The workers of one ``runner = "workers"`` profile, as seen from a console."""
 
@@ -147,7 +154,9 @@ class FleetClient:
 
         Progress goes to ``ctx.progress`` and the flow's events to ``ctx.event`` as they
         come. When ``ctx.cancel`` is set the run is cancelled and followed until the
-        worker says it finished (cancelled). Raises :class:`RemoteRefused` when the run
+        worker says it finished (cancelled); when ``ctx.detached`` is set, following
+        stops with :class:`FollowStopped` and the run goes on. Raises
+        :class:`RemoteRefused` when the run
         never started (another live run owns the flow, cancelled before it started, the
         worker could not open the profile, or the run is unknown).
         """
@@ -258,6 +267,8 @@ class _Follower:
                     result = self._settled()
                     if result is not None:
                         return result
+                    if self.ctx.detached.is_set():
+                        raise FollowStopped(self._left_running())
                     self._cancel_if_asked()
                     self._say_if_queued(started)
                     message = pubsub.get_message(timeout=POLL_S)
@@ -324,6 +335,12 @@ class _Follower:
                 raise RemoteRefused(run.message or f"{run.flow} finished without a result")
             return run.result
         return None
+
+    def _left_running(self) -> str:
+        where = f"{self.run.host} (pid {self.run.pid})" if self.run and self.run.host else ""
+        if where:
+            return f"No longer followed here; the run goes on on {where}."
+        return f"No longer followed here; the run stays queued on {self.client.queue}."
 
     def _cancel_if_asked(self) -> None:
         if self.cancel_sent or not self.ctx.cancel.cancelled:

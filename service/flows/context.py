@@ -84,6 +84,10 @@ class RunContext:
     log_sink: Callable[[FlowEvent], None] | None = None
     # The Celery task this run is done for, on a worker; recorded as the run's task_id.
     task_id: str | None = None
+    # Set when nobody follows the run any more (the console closes). A run that goes
+    # on elsewhere, on a worker, keeps going; a run in this process ignores it (its
+    # cancel flag is what stops it).
+    detached: threading.Event = field(default_factory=threading.Event)
 
     def progress(self, done: int, total: int | None, current: str = "") -> None:
         """Report progress."""

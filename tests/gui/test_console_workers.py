@@ -305,6 +305,36 @@ def test_cancel_stops_the_run_on_its_worker_and_leaves_no_batch_open(
 
 
 @pytest.mark.slow
+def test_closing_the_console_mid_run_leaves_the_run_going_on_its_worker(
+    qtbot: QtBot,
+    site: Callable[..., Site],
+    open_console: Callable[[Site], WorkersConsole],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deployment = site(orders=60, latency_ms=60)
+    worker = deployment.start_worker()
+    console = open_console(deployment)
+    bar = console.find(QProgressBar, "progress-fetch-orders")
+    qtbot.mouseClick(console.find(QPushButton, "run-fetch-orders"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: deployment.omnitron_orders() > 0, timeout=WAIT_MS)
+    assert live_progress(bar)
+
+    def no_question(window: MainWindow) -> bool:
+        raise AssertionError("closing asked to cancel a run that goes on on its worker")
+
+    monkeypatch.setattr(MainWindow, "confirm_close_during_runs", no_question)
+    console.window.close()
+    assert console.window.isHidden()
+
+    (sent,) = deployment.client().recent(limit=1)
+    ended = wait_until_finished(deployment.client(), sent.task_id, worker)
+    assert ended.result is not None
+    assert (ended.result.outcome.value, ended.result.created) == ("completed", 60)
+    assert deployment.omnitron_orders() == 60
+    assert deployment.open_batches() == {}
+
+
+@pytest.mark.slow
 def test_runs_sent_by_another_process_show_in_the_runs_view_by_themselves(
     qtbot: QtBot, site: Callable[..., Site], open_console: Callable[[Site], WorkersConsole]
 ) -> None:
