@@ -40,6 +40,9 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
+from service.config import ProfileError
+from service.store_errors import StoreError
+
 _log = logging.getLogger(__name__)
 
 _ids = itertools.count(1)
@@ -269,9 +272,16 @@ def _without_locals(error: BaseException) -> BaseException:
 
 
 def describe(exc: BaseException) -> str:
-    """A one-line description of an unexpected exception for the operator."""
+    """A one-line description of an exception for the operator.
+
+    Errors written for the operator (a profile that cannot be used, a store that
+    cannot be opened) read as they are; anything else is named by its type.
+    """
     text = str(exc).strip() or "".join(traceback.format_exception_only(exc)).strip()
-    return f"{type(exc).__name__}: {' '.join(text.split())}"
+    text = " ".join(text.split())
+    if isinstance(exc, ProfileError | StoreError):
+        return text
+    return f"{type(exc).__name__}: {text}"
 
 
 class TaskRunner(QObject):

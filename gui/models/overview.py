@@ -156,7 +156,7 @@ def _run_cell(run: RunRecord | None, now: datetime) -> tuple[str, str | None, st
     tip = f"{label} — {'started' if run.finished_at is None else 'ended'} {format_time(when)}"
     if run.message:
         tip += f"\n{run.message}"
-    return f"{short} · {format_age(when, now)}", kind, tip
+    return f"{short} · {format_age(when, now)} ago", kind, tip
 
 
 class OverviewModel(QAbstractTableModel):

@@ -221,8 +221,14 @@ class BatchesView(QWidget):
 
     # -- building -------------------------------------------------------------------
 
-    def _build_toolbar(self) -> QHBoxLayout:
+    def _build_toolbar(self) -> QVBoxLayout:
+        # Two rows: the status segments and the actions, then the narrowing filters; one
+        # row squeezed the segments' labels to unreadable glyphs at 1280 px.
+        toolbar = QVBoxLayout()
         bar = QHBoxLayout()
+        filters = QHBoxLayout()
+        toolbar.addLayout(bar)
+        toolbar.addLayout(filters)
         segments = QFrame(self)
         segments.setObjectName("batches-status-filters")
         segment_layout = QHBoxLayout(segments)
@@ -241,12 +247,13 @@ class BatchesView(QWidget):
             lambda _id, checked: self._apply_filters() if checked else None
         )
         bar.addWidget(segments)
+        bar.addStretch(1)
 
         self.type_filter = QComboBox(self)
         self.type_filter.setObjectName("batches-type-filter")
         self.type_filter.addItems([ALL_TYPES, *CONTENT_TYPES])
         self.type_filter.currentIndexChanged.connect(self._apply_filters)
-        bar.addWidget(self.type_filter)
+        filters.addWidget(self.type_filter)
 
         self.origin_filter = QComboBox(self)
         self.origin_filter.setObjectName("batches-origin-filter")
@@ -256,13 +263,13 @@ class BatchesView(QWidget):
         for label, value in ORIGIN_CHOICES:
             self.origin_filter.addItem(label, value)
         self.origin_filter.currentIndexChanged.connect(self._apply_filters)
-        bar.addWidget(self.origin_filter)
+        filters.addWidget(self.origin_filter)
 
         self.date_range = DateRangeFilter("batches", self)
         self.date_range.changed.connect(self._apply_filters)
-        bar.addWidget(self.date_range)
+        filters.addWidget(self.date_range)
 
-        bar.addWidget(QLabel("Stale after", self))
+        filters.addWidget(QLabel("Stale after", self))
         self.stale_minutes = QSpinBox(self)
         self.stale_minutes.setObjectName("batches-stale-minutes")
         self.stale_minutes.setRange(1, 7 * 24 * 60)
@@ -274,8 +281,8 @@ class BatchesView(QWidget):
         self.stale_minutes.valueChanged.connect(
             lambda minutes: setattr(self.model, "stale_after", timedelta(minutes=minutes))
         )
-        bar.addWidget(self.stale_minutes)
-        bar.addStretch(1)
+        filters.addWidget(self.stale_minutes)
+        filters.addStretch(1)
 
         self.count_label = plain_label(parent=self)
         self.count_label.setObjectName("batches-count")
@@ -288,7 +295,7 @@ class BatchesView(QWidget):
         check.clicked.connect(self.check_now_requested)
         bar.addWidget(check)
         bar.addWidget(sync_button(self, "batches", self.sync_requested.emit))
-        return bar
+        return toolbar
 
     def _build_detail(self, splitter: QSplitter) -> QWidget:
         detail = QWidget(splitter)

@@ -57,7 +57,7 @@ from service.store import ErrorQuery, Store, StoredErrorReport
 SEARCH_DELAY_MS = 250
 # Whether a failure's item went through later (ErrorQuery.resolved).
 STATUS_CHOICES: tuple[tuple[str, bool | None], ...] = (
-    ("Open and resolved", None),
+    ("Any status", None),
     ("Open", False),
     ("Resolved", True),
 )
