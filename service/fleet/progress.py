@@ -171,6 +171,14 @@ class RunReporter:
             run = self._run
         return save_state(self._client, run, expect=expect)
 
+    def recorded(self, run_id: int) -> None:
+        """A :class:`RunContext` ``on_recorded``: the worker's store holds the run now, so
+        a console may list it while it runs (its row can no longer clash with ours)."""
+        with self._lock:
+            self._run = self._run.model_copy(update={"run_id": run_id, "updated_at": utc_now()})
+            run = self._run
+        self._save(run, RemoteEvent(kind="state", state=run))
+
     def progress(self, progress: Progress) -> None:
         """A :class:`RunContext` ``on_progress``: state and a ``progress`` event, throttled."""
         with self._lock:

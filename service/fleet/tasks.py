@@ -149,7 +149,9 @@ class WorkerRuntime:
                 task_id,
                 earlier,
             )
-        ctx = RunContext(on_progress=reporter.progress, task_id=task_id)
+        ctx = RunContext(
+            on_progress=reporter.progress, on_recorded=reporter.recorded, task_id=task_id
+        )
         ctx.on_event = lambda event: _log_and_report(event, reporter)
         try:
             run_options = _options(options, rerun=rerun)

@@ -84,6 +84,8 @@ class RunContext:
     log_sink: Callable[[FlowEvent], None] | None = None
     # The Celery task this run is done for, on a worker; recorded as the run's task_id.
     task_id: str | None = None
+    # Called with the run's id once the store has recorded it (before any work).
+    on_recorded: Callable[[int], None] = _ignore
     # Set when nobody follows the run any more (the console closes). A run that goes
     # on elsewhere, on a worker, keeps going; a run in this process ignores it (its
     # cancel flag is what stops it).

@@ -224,6 +224,7 @@ def _execute_leased(
         task_id=ctx.task_id,
     )
     log.attach(run_id)
+    ctx.on_recorded(run_id)
     reporter = ErrorReporter(
         omnitron,
         store,

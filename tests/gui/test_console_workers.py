@@ -287,6 +287,11 @@ def test_cancel_stops_the_run_on_its_worker_and_leaves_no_batch_open(
     qtbot.waitUntil(lambda: live_progress(bar), timeout=WAIT_MS)
     # Mid-run: some orders are in Omnitron already.
     qtbot.waitUntil(lambda: deployment.omnitron_orders() > 0, timeout=WAIT_MS)
+    # The Runs view lists the run while it runs, on its worker (this host, its own store).
+    (sent,) = deployment.client().recent(limit=1)
+    qtbot.waitUntil(lambda: len(console.runs_of_task(sent.task_id)) == 1, timeout=WAIT_MS)
+    (running,) = console.runs_of_task(sent.task_id)
+    assert (running.outcome, running.host, running.pid) == ("running", this_host(), worker.pid)
     qtbot.mouseClick(console.find(QPushButton, "cancel-fetch-orders"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "cancelled" in bar.format(), timeout=WAIT_MS)
 
