@@ -67,15 +67,18 @@ class FlowPanel(QWidget):
         flow: Flow,
         settings: QSettings,
         *,
+        profile: str = "",
         default_success_log: bool = True,
         workers: int = 12,
         runs_on: str | None = None,
         parent: QWidget | None = None,
     ) -> None:
-        """The panel of ``flow``; ``runs_on`` says where its runs go when not here
-        (``ConsoleSession.runs_on``: "Runs on the workers of queue channeldesk.acme")."""
+        """The panel of ``flow`` of ``profile`` (its options are kept per profile);
+        ``runs_on`` says where its runs go when not here (``ConsoleSession.runs_on``:
+        "Runs on the workers of queue channeldesk.acme")."""
         super().__init__(parent)
         self.flow = flow
+        self._profile = profile
         self._settings = settings
         self._workers = workers
         self._default_success_log = default_success_log
@@ -436,10 +439,12 @@ class FlowPanel(QWidget):
             self.failures_link_activated.emit(int(link.removeprefix("failures:")))
 
     def _key(self, name: str) -> str:
-        return f"flows/{self.flow.value}/{name}"
+        return f"flows/{self._profile}/{self.flow.value}/{name}"
 
     def _stored_bool(self, name: str, default: bool) -> bool:
-        value = self._settings.value(self._key(name), default)
+        # Options chosen before they were kept per profile still count until changed.
+        earlier = self._settings.value(f"flows/{self.flow.value}/{name}", default)
+        value = self._settings.value(self._key(name), earlier)
         if isinstance(value, str):  # INI files give strings back
             return value.lower() in ("true", "1", "yes")
         return bool(value)

@@ -186,6 +186,7 @@ class ProfileWorkspace(QObject):
                 panel = FlowPanel(
                     flow,
                     self.settings,
+                    profile=self.profile.name,
                     default_success_log=self.profile.is_success_log,
                     workers=self.profile.workers,
                     runs_on=self.session.runs_on,
