@@ -261,7 +261,11 @@ def test_run_goes_to_the_workers_waits_for_one_then_shows_progress_and_the_resul
 
     # The Runs view lists it, with the worker's host and pid.
     runs = console.runs_model()
-    qtbot.waitUntil(lambda: any(run.task_id for run in runs.records()), timeout=WAIT_MS)
+    # Listed while it ran; its end reaches the console's store a moment after the panel's.
+    qtbot.waitUntil(
+        lambda: [run.outcome for run in runs.records() if run.task_id] == ["completed"],
+        timeout=WAIT_MS,
+    )
     (run,) = [run for run in runs.records() if run.task_id]
     assert (run.flow, run.outcome, run.created) == ("fetch-orders", "completed", 40)
     assert (run.host, run.pid) == (this_host(), worker.pid)
