@@ -754,6 +754,9 @@ RUN_COLUMNS = [
     Column("FAILED", lambda r: r.failed, right=True),
     Column("ERRORS", lambda r: r.error_count, right=True),
     Column("SECONDS", lambda r: r.duration_s, right=True),
+    # The process that ran it: a worker's runs name their machine.
+    Column("HOST", lambda r: r.host),
+    Column("PID", lambda r: r.pid, right=True),
     Column("MESSAGE", lambda r: r.message, max_width=60),
 ]
 
@@ -768,6 +771,8 @@ BATCH_COLUMNS = [
     Column("FAILED", lambda b: b.failed_count, right=True),
     Column("CREATED", lambda b: b.created_at),
     Column("CHANGED", lambda b: b.last_transition_at),
+    # remote: mirrored from Omnitron, written by another deployment.
+    Column("ORIGIN", lambda b: b.origin),
 ]
 
 ERROR_COLUMNS = [
@@ -780,6 +785,7 @@ ERROR_COLUMNS = [
     Column("SUBJECT", lambda e: e.subject, max_width=24),
     Column("CAUSE", lambda e: e.cause),
     Column("RESOLVED", lambda e: "yes" if e.resolved_at is not None else ""),
+    Column("ORIGIN", lambda e: e.origin),
     Column("DESCRIPTION", lambda e: e.description, max_width=90),
 ]
 

@@ -46,6 +46,13 @@ def test_mirror_command_syncs_a_profile_and_a_second_call_adds_nothing(
         assert [b.pk for b in store.list_batches(origin="remote")] == [batch["pk"]]
         (report,) = store.search_error_reports(ErrorQuery())
         assert (report.origin, report.subject) == ("remote", "55")
+    # The tables say where each row came from.
+    for command in ("batches", "errors"):
+        listed = cli(command, "--profile", PROFILE, env=env)
+        assert listed.returncode == 0, listed.stderr
+        header, row = listed.stdout.splitlines()
+        at = header.index("ORIGIN")  # an aligned table: the column starts there
+        assert row[at:].split()[0] == "remote", listed.stdout
 
 
 def test_mirror_command_says_why_a_profile_cannot_be_synced(tmp_path: Path) -> None:
