@@ -892,7 +892,8 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     with Sandbox(options) as sandbox:
         omnitron = sandbox.omnitron.config
         channel = sandbox.marketplace.config
-        print(f"Omnitron simulator:    {sandbox.omnitron_url}api/v1/", flush=True)
+        # The root URL, as a profile's omnitron.url wants it; the API is under api/v1/.
+        print(f"Omnitron simulator:    {sandbox.omnitron_url} (API under api/v1/)", flush=True)
         print(f"  user {omnitron.username!r}, password {omnitron.password!r}", flush=True)
         print(f"  channel {omnitron.channel_id}, catalog {omnitron.catalog_id}", flush=True)
         print(f"Marketplace simulator: {sandbox.channel_url}", flush=True)
