@@ -530,30 +530,6 @@ class Store:
                 )
             return None
 
-    def heartbeat(
-        self,
-        token: str,
-        *,
-        run_id: int,
-        created: int = 0,
-        updated: int = 0,
-        skipped: int = 0,
-        failed: int = 0,
-        error_count: int = 0,
-        waiting: int = 0,
-    ) -> int:
-        """The run holding ``token`` is alive: refresh its leases and save its counts.
-
-        Both in one transaction (:meth:`refresh_leases` and :meth:`beat_run`). Returns
-        how many leases ``token`` still holds (fewer than it took means another process
-        took some over).
-        """
-        now = iso(utc_now())
-        with self._write() as db:
-            held = _refresh_leases(db, token, run_id, now)
-            _beat_run(db, run_id, now, [created, updated, skipped, failed, error_count, waiting])
-            return held
-
     def refresh_leases(self, token: str, *, run_id: int | None) -> int:
         """Refresh the leases ``token`` holds, bound to run ``run_id``; how many it still holds."""
         with self._write() as db:

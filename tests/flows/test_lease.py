@@ -304,7 +304,7 @@ def test_a_dead_run_is_interrupted_and_its_batch_recovered_a_live_ones_never(
     env, store = quiet_env, quiet_env.store
     dead_pid = finished_pid()
     dead = store.start_run("fetch-cancels", {}, pid=dead_pid, host=HOST)
-    store.heartbeat("none", run_id=dead, updated=2, skipped=1, failed=1, error_count=1)
+    store.beat_run(dead, updated=2, skipped=1, failed=1, error_count=1)
     dead_batch = open_batch_of(env, Flow.FETCH_CANCELS, dead)
     # A run in a live process (this one) of another flow, with its batch open.
     live = store.start_run("update-orders", {}, pid=os.getpid(), host=HOST)
