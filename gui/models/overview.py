@@ -121,11 +121,6 @@ COLUMNS: tuple[_Column, ...] = (
 COLUMN_KEYS: tuple[str, ...] = tuple(column.key for column in COLUMNS)
 
 
-def column_of(key: str) -> int:
-    """The index of the column ``key`` (``profile``, ``state``, ``flow:fetch-orders``…)."""
-    return COLUMN_KEYS.index(key)
-
-
 def _state_cell(row: OverviewRow) -> tuple[str, str | None, str]:
     if row.state is None or row.state is SessionState.FAILED:
         return f"failed: {row.error}" if row.error else "failed", "danger", row.error
