@@ -118,7 +118,6 @@ COLUMNS: tuple[_Column, ...] = (
     _Column("next", "Next run"),
     *(_Column(FLOW_COLUMN_PREFIX + flow.value, flow_title(flow), badge=True) for flow in Flow),
 )
-COLUMN_KEYS: tuple[str, ...] = tuple(column.key for column in COLUMNS)
 
 
 def _state_cell(row: OverviewRow) -> tuple[str, str | None, str]:
