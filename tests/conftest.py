@@ -15,6 +15,9 @@ from service.sandbox.server import ServedApp
 from tests.fleet.redis_server import RedisServer
 from tests.sandbox.omnitron_api import OmnitronApi
 
+# The batch-request statuses nothing moves on from.
+FINAL_BATCH = frozenset({"done", "fail"})
+
 
 @dataclass
 class RunningOmnitron:
@@ -32,6 +35,21 @@ class RunningOmnitron:
     def config(self) -> OmnitronSimConfig:
         return self.sim.config
 
+    def summary(self) -> dict[str, Any]:
+        """``/_sandbox/summary``: rows per resource and counts by status."""
+        answer = self.control.get("summary")
+        answer.raise_for_status()
+        return answer.json()
+
+    def order_count(self) -> int:
+        """How many orders Omnitron holds."""
+        return sum(self.summary()["orders_by_status"].values())
+
+    def open_batches(self) -> dict[str, int]:
+        """Batch requests not final (``done``/``fail``), counted by status."""
+        by_status = self.summary()["batch_requests_by_status"]
+        return {status: n for status, n in by_status.items() if status not in FINAL_BATCH}
+
 
 @dataclass
 class RunningMarketplace:
@@ -48,6 +66,12 @@ class RunningMarketplace:
     @property
     def config(self) -> MarketplaceSimConfig:
         return self.sim.config
+
+    def orders(self) -> list[dict[str, Any]]:
+        """Every order the marketplace serves, as ``/_sandbox/orders`` lists them."""
+        answer = self.control.get("orders")
+        answer.raise_for_status()
+        return answer.json()["orders"]
 
 
 def set_latency(latency_ms: int, *simulators: RunningOmnitron | RunningMarketplace) -> None:

@@ -36,7 +36,6 @@ from tests.test_cli import TIMEOUT, _env, cli
 
 PROFILE = "lease"
 RUN_FETCH = (sys.executable, str(PROJECT_ROOT / "main.py"), "run", "fetch-orders")
-FINAL = {"done", "fail"}
 # Waits for a state of another process; they end far sooner unless something hangs.
 WAIT_S = 120
 
@@ -79,15 +78,6 @@ class Deployment:
 
     def api(self) -> OmnitronClient:
         return _client(self.omnitron)
-
-    def market_orders(self) -> list[dict[str, Any]]:
-        answer = self.marketplace.control.get("orders")
-        answer.raise_for_status()
-        return answer.json()["orders"]
-
-    def open_batches_in_omnitron(self) -> dict[str, int]:
-        by_status = self.omnitron.control.get("summary").json()["batch_requests_by_status"]
-        return {status: n for status, n in by_status.items() if status not in FINAL}
 
     def runs(self) -> list[dict[str, Any]]:
         listed = self.run("runs", "--json")
@@ -201,8 +191,8 @@ def test_two_processes_run_fetch_orders_at_once_one_runs_one_refuses_one_waits(
     ]
     assert json.loads(waited_out)["counts"]["created"] == 0
 
-    assert_each_once_and_linked(site.api(), site.market_orders())
-    assert site.open_batches_in_omnitron() == {}
+    assert_each_once_and_linked(site.api(), site.marketplace.orders())
+    assert site.omnitron.open_batches() == {}
     runs = site.runs()
     # The refused run left no record; the waiting one started after the first ended.
     assert [(run["flow"], run["outcome"]) for run in runs] == [
@@ -239,7 +229,7 @@ def test_a_killed_run_is_marked_interrupted_with_its_counts_and_its_batch_recove
             site.store_path, f"SELECT pk FROM batch_requests WHERE run_id = {run_id}"
         )
     ]
-    assert site.open_batches_in_omnitron() != {}
+    assert site.omnitron.open_batches() != {}
 
     after = site.run("run", "fetch-orders", "--json")
 
@@ -257,8 +247,8 @@ def test_a_killed_run_is_marked_interrupted_with_its_counts_and_its_batch_recove
     assert batch_pk in {batch["pk"] for batch in result["batches"]}
     notes = query(site.store_path, f"SELECT note FROM batch_events WHERE batch_pk = {batch_pk}")
     assert (f"recovered by run {result['run_id']}",) in notes
-    assert site.open_batches_in_omnitron() == {}
-    assert_each_once_and_linked(site.api(), site.market_orders())
+    assert site.omnitron.open_batches() == {}
+    assert_each_once_and_linked(site.api(), site.marketplace.orders())
     # The saved count may lag the kill by a heartbeat, but never counts an order twice.
     assert created > 0
     assert created + result["counts"]["created"] <= 200
@@ -283,7 +273,7 @@ def test_a_run_killed_between_two_windows_declares_every_order_once_after_the_re
     after = site.run("run", "fetch-orders", "--json")
 
     assert after.returncode == 0, after.stderr
-    assert_each_once_and_linked(api, site.market_orders())
+    assert_each_once_and_linked(api, site.marketplace.orders())
     batches = list(api.list_batch_requests())
     assert {batch.status.value for batch in batches} == {"done"}
     declared = Counter((obj.content_type, obj.pk) for batch in batches for obj in batch.objects)

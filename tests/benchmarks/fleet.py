@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -35,10 +34,10 @@ from service.config import load_profile
 from service.fleet.client import FleetClient
 from service.flows.names import Flow
 from service.flows.run import FlowOptions
-from service.paths import PROJECT_ROOT
 from tests.benchmarks.flows import _cpu_of
 from tests.benchmarks.simulators import SimulatorProcess
 from tests.fleet.redis_server import RedisServer
+from tests.processes import start_main, stop
 from tests.profiles import sim_profile, sim_secrets, write_profiles
 
 READY_TIMEOUT_S = 120
@@ -86,7 +85,7 @@ def _site(profiles: int, orders: int, latency_ms: int) -> Iterator[Site]:
         yield Site(redis, sims, tmp, env)
 
 
-def _start_workers(site: Site, processes: int) -> list[tuple[subprocess.Popen[bytes], Path]]:
+def _start_workers(site: Site, processes: int) -> list[tuple[subprocess.Popen[str], Path]]:
     """``processes`` ``main.py worker`` processes, the profiles dealt round-robin."""
     started = []
     for index in range(processes):
@@ -96,14 +95,7 @@ def _start_workers(site: Site, processes: int) -> list[tuple[subprocess.Popen[by
         log = site.tmp / f"worker-{index}.log"
         args = [arg for name in names for arg in ("--profile", name)]
         args += ["--concurrency", str(len(names))]
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [sys.executable, str(PROJECT_ROOT / "main.py"), "worker", *args],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=site.env,
-                cwd=PROJECT_ROOT,
-            )
+        process = start_main("worker", *args, env=site.env, log=log)
         started.append((process, log))
     deadline = time.monotonic() + READY_TIMEOUT_S
     for process, log in started:
@@ -112,17 +104,6 @@ def _start_workers(site: Site, processes: int) -> list[tuple[subprocess.Popen[by
                 raise RuntimeError(f"worker did not start:\n{log.read_text(errors='replace')}")
             time.sleep(0.2)
     return started
-
-
-def _stop(workers: Sequence[tuple[subprocess.Popen[bytes], Path]]) -> None:
-    for process, _ in workers:
-        process.terminate()
-    for process, _ in workers:
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _created_in_omnitron(sim: SimulatorProcess) -> int:
@@ -161,7 +142,7 @@ def measure(profiles: int, orders: int, latency_ms: int, processes: int) -> dict
         finally:
             for client in clients:
                 client.close()
-            _stop(workers)
+            stop([process for process, _ in workers], timeout_s=60)
         created = sum(_created_in_omnitron(sim) for sim in site.sims.values())
         spent = {key: cpu_after[key] - cpu_before[key] for key in cpu_after}
         cores = os.cpu_count() or 1
@@ -183,7 +164,7 @@ def measure(profiles: int, orders: int, latency_ms: int, processes: int) -> dict
         }
 
 
-def _cpu(site: Site, workers: Sequence[tuple[subprocess.Popen[bytes], Path]]) -> dict[str, float]:
+def _cpu(site: Site, workers: Sequence[tuple[subprocess.Popen[str], Path]]) -> dict[str, float]:
     sims = sum(
         _cpu_of(pid)
         for sim in site.sims.values()

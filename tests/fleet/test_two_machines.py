@@ -34,7 +34,6 @@ from tests.test_cli_lease import wait_for
 
 PROFILE = "fleet"
 RUN_HERE = (sys.executable, str(PROJECT_ROOT / "main.py"), "run", "fetch-orders", "--here")
-FINAL = {"done", "fail"}
 # Waits for a state of another process; they end far sooner unless something hangs.
 WAIT_S = 120
 
@@ -76,15 +75,6 @@ class Fleet:
             timeout=TIMEOUT,
             cwd=PROJECT_ROOT,
         )
-
-    def market_orders(self) -> list[dict[str, Any]]:
-        answer = self.marketplace.control.get("orders")
-        answer.raise_for_status()
-        return answer.json()["orders"]
-
-    def open_batches_in_omnitron(self) -> dict[str, int]:
-        by_status = self.omnitron.control.get("summary").json()["batch_requests_by_status"]
-        return {status: n for status, n in by_status.items() if status not in FINAL}
 
 
 @pytest.fixture
@@ -157,8 +147,8 @@ def test_two_machines_run_fetch_orders_at_once_one_runs_the_other_refuses(
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["counts"]["created"] == 0
     with _client(site.omnitron) as api:
-        assert_each_once_and_linked(api, site.market_orders())
-    assert site.open_batches_in_omnitron() == {}
+        assert_each_once_and_linked(api, site.marketplace.orders())
+    assert site.omnitron.open_batches() == {}
     client.close()
 
 
@@ -178,7 +168,7 @@ def test_an_unreachable_redis_stops_the_run_before_it_starts(
         "cannot be reached (ConnectionError: "
     )
     assert _runs(site, "machine-a") == []
-    assert site.open_batches_in_omnitron() == {}
+    assert site.omnitron.open_batches() == {}
 
 
 def _runs(site: Fleet, machine: str) -> list[dict[str, Any]]:
@@ -211,4 +201,4 @@ def test_the_broker_url_in_the_environment_wins_over_the_profiles_file(
     assert code == 0, err
     assert json.loads(out)["counts"]["created"] == 3
     with _client(site.omnitron) as api:
-        assert_each_once_and_linked(api, site.market_orders())
+        assert_each_once_and_linked(api, site.marketplace.orders())

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,16 +29,15 @@ from service.flows.context import RunContext
 from service.flows.names import Flow
 from service.flows.result import FlowResult
 from service.flows.run import FlowOptions
-from service.paths import PROJECT_ROOT
 from tests.conftest import RunningMarketplace, RunningOmnitron, set_latency
 from tests.fleet.redis_server import RedisServer
 from tests.flows.conftest import _client
 from tests.flows.test_fetch_orders import assert_each_once_and_linked
+from tests.processes import start_main
 from tests.profiles import sim_profile, sim_secrets, write_profiles
 from tests.test_cli import TIMEOUT, _env, cli
-from tests.test_cli_lease import FINAL, query
+from tests.test_cli_lease import query
 
-MAIN = (sys.executable, str(PROJECT_ROOT / "main.py"))
 # Waits for another process; they end far sooner unless something hangs.
 WAIT_S = 120
 
@@ -53,24 +51,10 @@ class Channel:
     marketplace: RunningMarketplace
     store_path: Path
 
-    def market_orders(self) -> list[dict[str, Any]]:
-        answer = self.marketplace.control.get("orders")
-        answer.raise_for_status()
-        return answer.json()["orders"]
-
-    def omnitron_summary(self) -> dict[str, Any]:
-        answer = self.omnitron.control.get("summary")
-        answer.raise_for_status()
-        return answer.json()
-
-    def open_batches(self) -> dict[str, int]:
-        by_status = self.omnitron_summary()["batch_requests_by_status"]
-        return {status: n for status, n in by_status.items() if status not in FINAL and n}
-
     def assert_each_order_once(self) -> None:
         api = _client(self.omnitron)
         try:
-            assert_each_once_and_linked(api, self.market_orders())
+            assert_each_once_and_linked(api, self.marketplace.orders())
         finally:
             api.close()
 
@@ -94,16 +78,7 @@ class Fleet:
 
     def start(self, *args: str, log: str) -> subprocess.Popen[str]:
         """``main.py ARGS`` in the background, its output in ``<tmp>/<log>.log``."""
-        out = (self.tmp / f"{log}.log").open("w", encoding="utf-8")
-        process = subprocess.Popen(
-            [*MAIN, *args],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=self.env,
-            cwd=PROJECT_ROOT,
-        )
-        out.close()
+        process = start_main(*args, env=self.env, log=self.tmp / f"{log}.log")
         self.processes.append(process)
         return process
 
@@ -204,10 +179,6 @@ def finished(client: FleetClient, task_id: str) -> RemoteRun | None:
     return run if run is not None and run.state in ("finished", "refused") else None
 
 
-def created_in_omnitron(channel: Channel) -> int:
-    return sum(channel.omnitron_summary()["orders_by_status"].values())
-
-
 @pytest.mark.slow
 def test_two_workers_on_two_profiles_run_their_flows_in_parallel(
     fleet: Callable[..., Fleet],
@@ -230,7 +201,7 @@ def test_two_workers_on_two_profiles_run_their_flows_in_parallel(
         assert run.pid == workers[0 if name == "alpha" else 1].pid
         channel = site.channels[name]
         channel.assert_each_order_once()
-        assert channel.open_batches() == {}
+        assert channel.omnitron.open_batches() == {}
         ((run_id, flow, outcome, task_id, _),) = channel.runs()
         assert (run_id, flow, outcome, task_id) == (
             run.result.run_id,
@@ -254,7 +225,7 @@ def test_a_cancelled_run_ends_cancelled_on_its_worker_with_its_batch_closed(
     channel = site.channels["alpha"]
 
     sent = client.send(Flow.FETCH_ORDERS, FlowOptions(workers=2))
-    wait_for(lambda: created_in_omnitron(channel) >= 3, "some orders created", worker)
+    wait_for(lambda: channel.omnitron.order_count() >= 3, "some orders created", worker)
     client.cancel(sent.task_id)
     run = wait_for(lambda: finished(client, sent.task_id), "the cancelled run ended", worker)
 
@@ -263,7 +234,7 @@ def test_a_cancelled_run_ends_cancelled_on_its_worker_with_its_batch_closed(
     assert run.result.outcome == "cancelled"
     assert run.result.created < 60
     assert run.result.message.startswith("Cancelled by the operator after ")
-    assert channel.open_batches() == {}
+    assert channel.omnitron.open_batches() == {}
     assert [row[2] for row in channel.runs()] == ["cancelled"]
 
 
@@ -327,11 +298,11 @@ def test_a_worker_killed_mid_run_loses_nothing_the_task_comes_back_and_completes
     followed: list[FlowResult] = []
     follower = threading.Thread(target=lambda: followed.append(client.follow(sent.task_id, ctx)))
     follower.start()
-    wait_for(lambda: created_in_omnitron(channel) >= 3, "some orders created", first)
+    wait_for(lambda: channel.omnitron.order_count() >= 3, "some orders created", first)
 
     first.send_signal(signal.SIGKILL)
     first.wait()
-    created_when_killed = created_in_omnitron(channel)
+    created_when_killed = channel.omnitron.order_count()
     # The follower says the worker is gone once its claim on the task lapses.
     wait_for(lambda: lost, "the follower saying the worker stopped")
     second = site.worker("alpha", log="second")
@@ -347,7 +318,7 @@ def test_a_worker_killed_mid_run_loses_nothing_the_task_comes_back_and_completes
     assert run.result.outcome == "completed"
     # The orders the killed run created come again and are found, never made twice.
     channel.assert_each_order_once()
-    assert channel.open_batches() == {}
+    assert channel.omnitron.open_batches() == {}
     (killed, rerun) = channel.runs()
     assert killed[2] == "interrupted"
     assert killed[4].startswith(f"Interrupted: pid {first.pid} on ")
@@ -390,7 +361,7 @@ def test_a_second_delivery_while_the_run_goes_on_stands_down_without_disturbing_
     # One run recorded: the second copy never started one.
     assert [(row[2], row[3]) for row in channel.runs()] == [("completed", sent.task_id)]
     channel.assert_each_order_once()
-    assert channel.open_batches() == {}
+    assert channel.omnitron.open_batches() == {}
 
 
 @pytest.mark.slow
@@ -433,7 +404,7 @@ def test_a_run_sent_while_the_flow_runs_on_a_worker_is_refused_with_the_busy_sen
     worker = site.worker("alpha", concurrency=2)
     client = site.client("alpha")
     first = client.send(Flow.FETCH_ORDERS, FlowOptions(workers=2))
-    wait_for(lambda: created_in_omnitron(site.channels["alpha"]) >= 1, "an order created", worker)
+    wait_for(lambda: site.channels["alpha"].omnitron.order_count() >= 1, "an order created", worker)
 
     second = client.send(Flow.FETCH_ORDERS, FlowOptions(workers=2))
     refused = wait_for(lambda: finished(client, second.task_id), "the second refused", worker)
@@ -456,7 +427,7 @@ def test_redis_down_mid_run_the_run_goes_on_and_its_end_is_recorded_once_redis_i
     worker = site.worker("alpha")
     client = site.client("alpha")
     sent = client.send(Flow.FETCH_ORDERS, FlowOptions(workers=2))
-    wait_for(lambda: created_in_omnitron(channel) >= 3, "some orders created", worker)
+    wait_for(lambda: channel.omnitron.order_count() >= 3, "some orders created", worker)
 
     port = site.redis.port
     site.redis.stop()
@@ -470,7 +441,7 @@ def test_redis_down_mid_run_the_run_goes_on_and_its_end_is_recorded_once_redis_i
     assert run.result is not None
     assert (run.result.outcome, run.result.created) == ("completed", 40)
     channel.assert_each_order_once()
-    assert channel.open_batches() == {}
+    assert channel.omnitron.open_batches() == {}
     assert "could not record" not in site.log("worker")
 
 
@@ -482,7 +453,7 @@ def test_a_run_cancelled_while_queued_behind_another_never_runs(
     worker = site.worker("alpha", concurrency=1)
     client = site.client("alpha")
     first = client.send(Flow.FETCH_ORDERS, FlowOptions(workers=2))
-    wait_for(lambda: created_in_omnitron(site.channels["alpha"]) >= 1, "an order created", worker)
+    wait_for(lambda: site.channels["alpha"].omnitron.order_count() >= 1, "an order created", worker)
     # The worker's one thread is busy: this one waits on the queue.
     queued = client.send(Flow.CHECK_BATCHES, FlowOptions())
 

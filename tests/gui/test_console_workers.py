@@ -36,16 +36,15 @@ from service.fleet.protocol import RemoteRun
 from service.flows.lease import this_host
 from service.flows.names import Flow
 from service.flows.run import FlowOptions
-from service.paths import PROJECT_ROOT
 from service.store_records import RunRecord
 from tests.conftest import RunningMarketplace, RunningOmnitron, set_latency
 from tests.fleet.redis_server import RedisServer
 from tests.gui.conftest import READY_TIMEOUT_MS, FakeClock, ini_settings
+from tests.processes import start_main, stop
 from tests.profiles import sim_profile, sim_secrets, write_profiles
 from tests.test_cli import _env
 
 PROFILE = "acme"
-FINAL = {"done", "fail"}
 # Waits for another process (the worker) or for a run on it; they end far sooner.
 WAIT_MS = 120_000
 
@@ -73,16 +72,7 @@ class Site:
         return self._start("beat", log="beat")
 
     def _start(self, *args: str, log: str) -> subprocess.Popen[str]:
-        out = (self.tmp / f"{log}.log").open("w", encoding="utf-8")
-        process = subprocess.Popen(
-            [sys.executable, str(PROJECT_ROOT / "main.py"), *args],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=self.worker_env,
-            cwd=PROJECT_ROOT,
-        )
-        out.close()
+        process = start_main(*args, env=self.worker_env, log=self.tmp / f"{log}.log")
         self.workers.append(process)
         return process
 
@@ -94,14 +84,6 @@ class Site:
         fleet = FleetClient(load_profile(PROFILE, path=self.config))
         self.clients.append(fleet)
         return fleet
-
-    def omnitron_orders(self) -> int:
-        summary = self.omnitron.control.get("summary").json()
-        return sum(summary["orders_by_status"].values())
-
-    def open_batches(self) -> dict[str, int]:
-        by_status = self.omnitron.control.get("summary").json()["batch_requests_by_status"]
-        return {status: n for status, n in by_status.items() if status not in FINAL and n}
 
 
 @pytest.fixture
@@ -148,14 +130,7 @@ def site(
     for each in made:
         for client in each.clients:
             client.close()
-        for process in each.workers:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        stop(each.workers)
 
 
 @dataclass
@@ -254,9 +229,9 @@ def test_run_goes_to_the_workers_waits_for_one_then_shows_progress_and_the_resul
     worker = deployment.start_worker()
     qtbot.waitUntil(lambda: live_progress(bar), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: "completed" in bar.format(), timeout=WAIT_MS)
-    assert deployment.omnitron_orders() == 40
+    assert deployment.omnitron.order_count() == 40
     assert "40 created, 0 skipped, 0 failed" in summary.text()
-    assert deployment.open_batches() == {}
+    assert deployment.omnitron.open_batches() == {}
     assert worker.poll() is None, deployment.worker_log()
 
     # The Runs view lists it, with the worker's host and pid.
@@ -290,7 +265,7 @@ def test_cancel_stops_the_run_on_its_worker_and_leaves_no_batch_open(
     qtbot.mouseClick(console.find(QPushButton, "run-fetch-orders"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: live_progress(bar), timeout=WAIT_MS)
     # Mid-run: some orders are in Omnitron already.
-    qtbot.waitUntil(lambda: deployment.omnitron_orders() > 0, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: deployment.omnitron.order_count() > 0, timeout=WAIT_MS)
     # The Runs view lists the run while it runs, on its worker (this host, its own store).
     (sent,) = deployment.client().recent(limit=1)
     qtbot.waitUntil(lambda: len(console.runs_of_task(sent.task_id)) == 1, timeout=WAIT_MS)
@@ -300,9 +275,9 @@ def test_cancel_stops_the_run_on_its_worker_and_leaves_no_batch_open(
     qtbot.waitUntil(lambda: "cancelled" in bar.format(), timeout=WAIT_MS)
 
     assert "cancelled after" in summary.text()
-    created = deployment.omnitron_orders()
+    created = deployment.omnitron.order_count()
     assert 0 < created < 80
-    assert deployment.open_batches() == {}
+    assert deployment.omnitron.open_batches() == {}
     runs = console.runs_model()
     qtbot.waitUntil(
         lambda: [run.outcome for run in runs.records() if run.task_id] == ["cancelled"],
@@ -325,7 +300,7 @@ def test_closing_the_console_mid_run_leaves_the_run_going_on_its_worker(
     console = open_console(deployment)
     bar = console.find(QProgressBar, "progress-fetch-orders")
     qtbot.mouseClick(console.find(QPushButton, "run-fetch-orders"), Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: deployment.omnitron_orders() > 0, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: deployment.omnitron.order_count() > 0, timeout=WAIT_MS)
     assert live_progress(bar)
 
     def no_question(window: MainWindow) -> bool:
@@ -339,8 +314,8 @@ def test_closing_the_console_mid_run_leaves_the_run_going_on_its_worker(
     ended = wait_until_finished(deployment.client(), sent.task_id, worker)
     assert ended.result is not None
     assert (ended.result.outcome.value, ended.result.created) == ("completed", 60)
-    assert deployment.omnitron_orders() == 60
-    assert deployment.open_batches() == {}
+    assert deployment.omnitron.order_count() == 60
+    assert deployment.omnitron.open_batches() == {}
 
 
 @pytest.mark.slow
@@ -375,7 +350,7 @@ def test_runs_sent_by_another_process_show_in_the_runs_view_by_themselves(
     )
     (run,) = console.runs_of_task(later.task_id)
     assert (run.created, run.host, run.pid) == (0, this_host(), worker.pid)
-    assert deployment.omnitron_orders() == 10
+    assert deployment.omnitron.order_count() == 10
     stored = [row.task_id for row in console.session.store.list_runs(descending=False)]
     assert stored == [earlier.task_id, later.task_id]
 
@@ -409,7 +384,7 @@ def test_runs_beat_fires_show_in_the_runs_view(
         this_host(),
         worker.pid,
     )
-    assert deployment.omnitron_orders() == 5
+    assert deployment.omnitron.order_count() == 5
 
 
 @pytest.mark.slow
@@ -422,7 +397,7 @@ def test_a_run_the_workers_refuse_reads_like_a_lease_refusal(
     console = open_console(deployment)
     other = deployment.client()
     running = other.send(Flow.FETCH_ORDERS, FlowOptions(workers=4))
-    qtbot.waitUntil(lambda: deployment.omnitron_orders() > 0, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: deployment.omnitron.order_count() > 0, timeout=WAIT_MS)
     state = other.state(running.task_id)
     assert state is not None
     assert state.state == "running"
@@ -440,7 +415,7 @@ def test_a_run_the_workers_refuse_reads_like_a_lease_refusal(
     assert (int(busy.group(1)), busy.group(2)) == (worker.pid, this_host())
     assert console.find(QPushButton, "run-fetch-orders").isEnabled()
     wait_until_finished(other, running.task_id, worker)
-    assert deployment.omnitron_orders() == 80
+    assert deployment.omnitron.order_count() == 80
 
 
 def test_a_run_cancelled_before_a_worker_took_it_shows_as_not_started(
@@ -460,7 +435,7 @@ def test_a_run_cancelled_before_a_worker_took_it_shows_as_not_started(
     qtbot.waitUntil(lambda: bar.format() == "Cancelled while queued", timeout=WAIT_MS)
     assert summary.text() == "<b>Cancelled while queued:</b> cancelled before it started"
     assert console.find(QPushButton, "run-fetch-orders").isEnabled()
-    assert deployment.omnitron_orders() == 0
+    assert deployment.omnitron.order_count() == 0
     assert console.session.store.list_runs() == []
 
 
