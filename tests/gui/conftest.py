@@ -23,7 +23,7 @@ from gui.profiles_hub import ProfilesHub
 from gui.session import ConsoleSession
 from gui.views.settings_dialog import ConnectionLimits, SettingsDialog
 from gui.workers import SessionState
-from service.config import Secrets, builtin_sandbox
+from service.config import Profile, Secrets, builtin_sandbox
 from service.connect import Locations
 from service.sandbox.launcher import SandboxOptions
 from tests.gui.settings_form import FakeKeyring
@@ -31,6 +31,29 @@ from tests.gui.settings_form import FakeKeyring
 W = TypeVar("W", bound=QObject)
 
 READY_TIMEOUT_MS = 30_000
+
+
+def fetched_sandbox_session(
+    qtbot: QtBot,
+    tmp_path: Path,
+    *,
+    orders: int,
+    profile: Profile | None = None,
+    timeout_ms: int = READY_TIMEOUT_MS,
+) -> ConsoleSession:
+    """A ready session on the sandbox (``orders`` orders) whose own fetch-orders has run,
+    leaving its batches and failures; the caller closes it."""
+    opened = ConsoleSession(
+        profile or builtin_sandbox(),
+        Locations(tmp_path / "data", tmp_path / "profiles.toml"),
+        sandbox_options=SandboxOptions(orders=orders),
+    )
+    opened.start()
+    qtbot.waitUntil(lambda: opened.state is not SessionState.STARTING, timeout=timeout_ms)
+    assert opened.state is SessionState.READY, opened.error
+    assert opened.service is not None
+    opened.service.fetch_and_create_order(is_success_log=False)
+    return opened
 
 
 @pytest.fixture(autouse=True)

@@ -19,14 +19,11 @@ from pytestqt.qtbot import QtBot
 from gui.session import ConsoleSession
 from gui.views.mapping_dialog import MappingDialog
 from gui.views.settings_dialog import SettingsDialog
-from gui.workers import SessionState
-from service.config import builtin_sandbox
-from service.connect import Connection, Locations
+from service.connect import Connection
 from service.omnitron.models import IntegrationAction
-from service.sandbox.launcher import SandboxOptions
 from service.store import Alias
 from service.store_records import Problem
-from tests.gui.conftest import Console
+from tests.gui.conftest import Console, fetched_sandbox_session
 
 TIMEOUT_MS = 30_000
 
@@ -34,17 +31,8 @@ TIMEOUT_MS = 30_000
 @pytest.fixture
 def session(qtbot: QtBot, tmp_path: Path) -> Iterator[ConsoleSession]:
     """A ready session whose first fetch-orders left three problems to fix."""
-    opened = ConsoleSession(
-        builtin_sandbox(),
-        Locations(tmp_path / "data", tmp_path / "profiles.toml"),
-        # 20 orders at the default 15 % broken: an unknown city, cargo and SKU.
-        sandbox_options=SandboxOptions(orders=20),
-    )
-    opened.start()
-    qtbot.waitUntil(lambda: opened.state is not SessionState.STARTING, timeout=TIMEOUT_MS)
-    assert opened.state is SessionState.READY, opened.error
-    assert opened.service is not None
-    opened.service.fetch_and_create_order(is_success_log=False)
+    # 20 orders at the default 15 % broken: an unknown city, cargo and SKU.
+    opened = fetched_sandbox_session(qtbot, tmp_path, orders=20, timeout_ms=TIMEOUT_MS)
     yield opened
     opened.close()
 

@@ -17,14 +17,14 @@ from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 
 from gui.mirror_sync import SYNC_SHORTCUT, MirrorSync
-from gui.session import ConsoleSession, SessionState
+from gui.session import ConsoleSession
 from gui.views.batches_view import BatchesView
 from gui.views.errors_view import ErrorsView
 from gui.views.problems_view import ProblemsView
 from service.config import builtin_sandbox
 from service.connect import Locations
-from service.sandbox.launcher import SandboxOptions
 from service.store import Store
+from tests.gui.conftest import fetched_sandbox_session
 from tests.sandbox.omnitron_api import OmnitronApi, new_batch, set_batch
 
 TIMEOUT_MS = 60_000
@@ -33,16 +33,10 @@ TIMEOUT_MS = 60_000
 @pytest.fixture
 def session(qtbot: QtBot, tmp_path: Path) -> Iterator[ConsoleSession]:
     """A ready sandbox session whose own fetch-orders left batches and failures."""
-    opened = ConsoleSession(
-        builtin_sandbox().model_copy(update={"mirror_minutes": 5}),
-        Locations(tmp_path / "data", tmp_path / "profiles.toml"),
-        sandbox_options=SandboxOptions(orders=12),
+    profile = builtin_sandbox().model_copy(update={"mirror_minutes": 5})
+    opened = fetched_sandbox_session(
+        qtbot, tmp_path, orders=12, profile=profile, timeout_ms=TIMEOUT_MS
     )
-    opened.start()
-    qtbot.waitUntil(lambda: opened.state is not SessionState.STARTING, timeout=TIMEOUT_MS)
-    assert opened.state is SessionState.READY, opened.error
-    assert opened.service is not None
-    opened.service.fetch_and_create_order(is_success_log=False)
     yield opened
     opened.close()
 
